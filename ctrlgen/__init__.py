@@ -1,0 +1,47 @@
+"""ctrlgen: controllable text generation with diffusion language models."""
+
+from .config import DenoiserConfig
+from .data import TextDataModule, TextSource
+from .errors import (
+    CtrlgenError,
+    DataError,
+    InvalidArgumentError,
+    ModelNotFoundError,
+    TokenizerMismatchError,
+    UnknownSamplerError,
+)
+from .lightning_module import DenoiserLightningModule
+from .masking import MaskingProcess
+from .model import DenoiserModel
+from .pipeline import DiffusionLM, load
+from .sampling import AncestralSampler, ConfidenceSampler, Sampler, SemiAutoregressiveSampler
+from .schedules import CosineSchedule, LogLinearSchedule, NoiseSchedule
+from .tokenizer import train_tokenizer
+from .training import TrainConfig, train
+
+__all__ = [
+    "load",
+    "DiffusionLM",
+    "DenoiserConfig",
+    "DenoiserModel",
+    "DenoiserLightningModule",
+    "MaskingProcess",
+    "NoiseSchedule",
+    "LogLinearSchedule",
+    "CosineSchedule",
+    "Sampler",
+    "AncestralSampler",
+    "ConfidenceSampler",
+    "SemiAutoregressiveSampler",
+    "TextDataModule",
+    "TextSource",
+    "TrainConfig",
+    "train",
+    "train_tokenizer",
+    "CtrlgenError",
+    "DataError",
+    "InvalidArgumentError",
+    "ModelNotFoundError",
+    "TokenizerMismatchError",
+    "UnknownSamplerError",
+]

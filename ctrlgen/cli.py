@@ -1,0 +1,132 @@
+"""The ``ctrlgen`` command line: ``generate``, ``train``, ``export`` and ``corpus``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .errors import CtrlgenError
+
+__all__ = ["main"]
+
+
+def _add_generate(sub) -> None:
+    p = sub.add_parser("generate", help="sample texts, one per line")
+    p.add_argument("--model", default=None, help="model directory or hub id (default: the shipped model)")
+    p.add_argument("-n", type=int, default=4, help="number of texts")
+    p.add_argument("--length", type=int, default=64, help="canvas length in tokens")
+    p.add_argument("--sampler", default="ancestral", help="ancestral, confidence or semi-ar")
+    p.add_argument("--steps", type=int, default=None, help="reverse steps (default: one per position)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: where the model loads)")
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a denoiser with Lightning and export it")
+    p.add_argument("--config", default=None, help="JSON file of training options (see configs/)")
+    p.add_argument("--data", action="append", default=None, help="text, CSV (path:column) or JSONL file; repeatable")
+    p.add_argument("--out", default=None, help="run directory; the exported model lands here")
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop after this much wall time")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--canvas-length", type=int, default=None)
+    p.add_argument("--vocab-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--val-every", type=int, default=None)
+    p.add_argument("--ema-decay", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--accelerator", default=None, help="passed to lightning.Trainer (cpu, gpu, auto)")
+    p.add_argument("--devices", default=None, help="passed to lightning.Trainer")
+    p.add_argument("--strategy", default=None, help="passed to lightning.Trainer (ddp, fsdp, auto)")
+    p.add_argument("--precision", default=None, help="passed to lightning.Trainer (32, bf16-mixed...)")
+    p.add_argument("--accumulate-grad-batches", type=int, default=None)
+    p.add_argument("--packing", action="store_true", default=None, help="pack documents into full canvases")
+    p.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoints/last.ckpt")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    p.add_argument("--fast-dev-run", action="store_true", default=None, help="one batch of each loop, no export")
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write a loadable model directory from a training checkpoint")
+    p.add_argument("--checkpoint", required=True, help="a .ckpt file of a run")
+    p.add_argument("--run", required=True, help="the run directory (holds config.json and the tokenizer)")
+    p.add_argument("--out", required=True)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from .training import export_checkpoint
+
+    print(f"model written to {export_checkpoint(args.checkpoint, args.run, args.out)}")
+
+
+def _add_corpus(sub) -> None:
+    p = sub.add_parser("corpus", help="write the default model's corpus (JSONL) from the shared data folder")
+    p.add_argument("--data-dir", default="../shared/data")
+    p.add_argument("--out", default="runs/default-corpus.jsonl")
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from .pipeline import load
+
+    lm = load(args.model, device=args.device)
+    texts = lm.generate(
+        n=args.n,
+        length=args.length,
+        sampler=args.sampler,
+        steps=args.steps,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
+    for text in texts:
+        print(text.replace("\n", "\\n"))
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .training import TrainConfig, train
+
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config", "func") and v is not None}
+    if "devices" in overrides and str(overrides["devices"]).isdigit():
+        overrides["devices"] = int(overrides["devices"])
+    cfg = TrainConfig.from_json(args.config, **overrides) if args.config else TrainConfig(**overrides)
+    if not cfg.data:
+        raise CtrlgenError("no training data: pass --data FILE (or a --config that lists data)")
+    out = train(cfg)
+    summary = out / "training.json"
+    if summary.exists():
+        print(json.dumps(json.loads(summary.read_text())["latest"], indent=2, default=str))
+    print(f"model written to {out}")
+
+
+def _corpus(args: argparse.Namespace) -> None:
+    from .corpus import build_default_corpus, write_corpus
+
+    docs = build_default_corpus(args.data_dir)
+    print(f"{len(docs)} documents -> {write_corpus(docs, args.out)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ctrlgen", description="Controllable text generation with diffusion LMs")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_generate(sub)
+    _add_train(sub)
+    _add_corpus(sub)
+    _add_export(sub)
+    args = parser.parse_args(argv)
+    commands = {"generate": _generate, "train": _train, "corpus": _corpus, "export": _export}
+    try:
+        commands[args.command](args)
+    except CtrlgenError as e:
+        print(f"ctrlgen: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

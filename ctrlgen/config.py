@@ -1,0 +1,63 @@
+"""Configuration of the denoiser, a ``transformers.PretrainedConfig`` so it saves as ``config.json``."""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+__all__ = ["DenoiserConfig"]
+
+
+class DenoiserConfig(PretrainedConfig):
+    """Shape of the bidirectional transformer and the forward process it was trained with.
+
+    Parameters
+    ----------
+    vocab_size:
+        Size of the tokenizer's vocabulary, special tokens included.
+    max_canvas:
+        Longest canvas the rotary tables are built for; longer canvases raise an error.
+    d_model, n_layers, n_heads, d_ff:
+        Width, depth, attention heads and feed-forward width.
+    dropout:
+        Dropout on attention outputs and feed-forward outputs during training.
+    mask_token_id, end_token_id:
+        The absorbing ``[MASK]`` state and the end/padding token.
+    schedule:
+        Name of the noise schedule used in training (``"loglinear"`` or ``"cosine"``); samplers default to it.
+    tokenizer_hash:
+        Fingerprint of the tokenizer the model was trained with, checked on load.
+    """
+
+    model_type = "ctrlgen-denoiser"
+
+    def __init__(
+        self,
+        vocab_size: int = 4096,
+        max_canvas: int = 256,
+        d_model: int = 256,
+        n_layers: int = 6,
+        n_heads: int = 4,
+        d_ff: int = 1024,
+        dropout: float = 0.1,
+        mask_token_id: int = 1,
+        end_token_id: int = 0,
+        schedule: str = "loglinear",
+        tokenizer_hash: str | None = None,
+        **kwargs,
+    ) -> None:
+        if d_model % n_heads or (d_model // n_heads) % 2:
+            raise ValueError(f"d_model={d_model} must split into {n_heads} heads of even size")
+        self.vocab_size = vocab_size
+        self.max_canvas = max_canvas
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.d_ff = d_ff
+        self.dropout = dropout
+        self.mask_token_id = mask_token_id
+        self.end_token_id = end_token_id
+        self.schedule = schedule
+        self.tokenizer_hash = tokenizer_hash
+        kwargs.setdefault("pad_token_id", end_token_id)
+        kwargs.setdefault("tie_word_embeddings", False)
+        super().__init__(**kwargs)

@@ -1,0 +1,185 @@
+"""Training data: reading text sources, a fixed train/validation split, and a LightningDataModule.
+
+Documents are tokenized and either padded (one document per canvas, followed by end tokens, so the model
+learns where text ends and variable-length content fits a fixed canvas) or packed (documents joined by end
+tokens and cut into full canvases).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from .errors import DataError
+
+__all__ = ["TextSource", "read_texts", "split_texts", "TextDataModule"]
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """A file of documents: ``.txt`` (and any other suffix: one per line), ``.csv`` (a column), ``.jsonl``
+    (a field)."""
+
+    path: str
+    column: str | None = None  #: CSV column or JSONL field; defaults to ``ref``/``text`` when present
+
+    @classmethod
+    def parse(cls, spec: str) -> TextSource:
+        """``path`` or ``path:column`` as given on the command line."""
+        if Path(spec).exists() or ":" not in spec:
+            return cls(spec)
+        path, _, column = spec.rpartition(":")
+        return cls(path, column or None)
+
+
+def _read_source(src: TextSource) -> list[str]:
+    path = Path(src.path)
+    if not path.is_file():
+        raise DataError(f"training data file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = reader.fieldnames or []
+            column = src.column or next((c for c in ("text", "ref") if c in fields), None)
+            if column not in fields:
+                raise DataError(f"{path}: no column {column!r}; columns are {fields}")
+            return [row[column].strip() for row in reader if row[column] and row[column].strip()]
+    if suffix == ".jsonl":
+        field = src.column or "text"
+        texts = []
+        with path.open(encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{path}:{n}: not JSON ({e.msg})") from None
+                if not isinstance(record, dict) or field not in record:
+                    raise DataError(f"{path}:{n}: no field {field!r}")
+                texts.append(str(record[field]))
+        return texts
+    with path.open(encoding="utf-8") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def read_texts(sources: Sequence[TextSource]) -> list[str]:
+    """All documents of ``sources``, in order."""
+    texts = [t for src in sources for t in _read_source(src)]
+    if not texts:
+        raise DataError(f"no text found in {[s.path for s in sources]}")
+    return texts
+
+
+def split_texts(texts: Sequence[str], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[str], list[str]]:
+    """A fixed, seeded split: the same texts and seed always hold out the same documents."""
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    n_val = int(round(len(texts) * val_fraction)) if len(texts) > 1 else 0
+    val = [texts[i] for i in sorted(order[:n_val])]
+    train = [texts[i] for i in sorted(order[n_val:])]
+    return train, val
+
+
+class _CanvasCollator:
+    """Pads a batch of token lists with the end token.
+
+    The canvas length of each training batch is drawn between the longest document (+1 end token) and the
+    maximum, so the model sees text followed by any amount of end tokens and learns to stop; validation
+    batches always use the full canvas, so validation figures are comparable across runs.
+    """
+
+    def __init__(self, end_id: int, canvas_length: int, random_length: bool, seed: int) -> None:
+        self.end_id, self.canvas_length, self.random_length = end_id, canvas_length, random_length
+        self.rng = random.Random(seed)
+
+    def __call__(self, batch: list[list[int]]) -> dict[str, torch.Tensor]:
+        longest = min(max(len(x) for x in batch) + 1, self.canvas_length)
+        length = self.rng.randint(longest, self.canvas_length) if self.random_length else self.canvas_length
+        out = torch.full((len(batch), length), self.end_id, dtype=torch.long)
+        for i, ids in enumerate(batch):
+            ids = ids[:length]
+            out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return {"input_ids": out}
+
+
+class TextDataModule(L.LightningDataModule):
+    """Tokenized train/validation canvases for the denoiser.
+
+    Parameters
+    ----------
+    train_texts, val_texts:
+        Documents, already split (see :func:`split_texts`).
+    tokenizer:
+        The model's tokenizer (``end``/``pad`` token required).
+    canvas_length:
+        Tokens per training canvas.
+    packing:
+        Join documents with end tokens and cut full canvases, instead of one padded document per canvas.
+    """
+
+    def __init__(
+        self,
+        train_texts: Sequence[str],
+        val_texts: Sequence[str],
+        tokenizer,
+        canvas_length: int = 128,
+        batch_size: int = 32,
+        packing: bool = False,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.train_texts, self.val_texts = list(train_texts), list(val_texts)
+        self.tokenizer = tokenizer
+        self.canvas_length, self.batch_size, self.packing = canvas_length, batch_size, packing
+        self.seed, self.num_workers = seed, num_workers
+        self.train_data: list[list[int]] = []
+        self.val_data: list[list[int]] = []
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        if not texts:
+            return []
+        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        end = self.tokenizer.pad_token_id
+        if not self.packing:
+            return [x[: self.canvas_length] for x in ids]
+        stream = [tok for x in ids for tok in (*x, end)]
+        n = self.canvas_length
+        return [stream[i : i + n] for i in range(0, len(stream) - n + 1, n)] or [stream[:n]]
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.train_data:
+            self.train_data = self._encode(self.train_texts)
+            self.val_data = self._encode(self.val_texts)
+        if not self.train_data:
+            raise DataError("no training documents after the validation split")
+
+    def train_dataloader(self) -> DataLoader:
+        collate = _CanvasCollator(self.tokenizer.pad_token_id, self.canvas_length, not self.packing, self.seed)
+        g = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            self.train_data,
+            batch_size=self.batch_size,
+            shuffle=True,
+            generator=g,
+            collate_fn=collate,
+            num_workers=self.num_workers,
+            drop_last=len(self.train_data) >= self.batch_size,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        data = self.val_data or self.train_data[: self.batch_size]
+        collate = _CanvasCollator(self.tokenizer.pad_token_id, self.canvas_length, False, self.seed)
+        return DataLoader(
+            data, batch_size=self.batch_size, shuffle=False, collate_fn=collate, num_workers=self.num_workers
+        )

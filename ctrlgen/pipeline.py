@@ -1,0 +1,212 @@
+"""The public facade: a denoiser, its tokenizer and its noise schedule, with ``generate`` and persistence."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
+from transformers.utils import logging as hf_logging
+
+from guidance.interface import Guide
+
+from .config import DenoiserConfig
+from .errors import InvalidArgumentError, ModelNotFoundError, TokenizerMismatchError, UnknownSamplerError
+from .masking import subs_log_probs
+from .model import DenoiserModel
+from .sampling import SAMPLERS, Sampler
+from .schedules import schedule_from_name
+from .tokenizer import tokenizer_fingerprint
+
+__all__ = ["DiffusionLM", "load", "DEFAULT_MODEL_DIR"]
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+
+
+def _check_tokenizer(config: DenoiserConfig, tokenizer: PreTrainedTokenizerBase) -> None:
+    problems = []
+    if len(tokenizer) != config.vocab_size:
+        problems.append(f"vocabulary of {len(tokenizer)} tokens, model expects {config.vocab_size}")
+    if tokenizer.mask_token_id != config.mask_token_id:
+        problems.append(f"mask token id {tokenizer.mask_token_id}, model expects {config.mask_token_id}")
+    if tokenizer.pad_token_id != config.end_token_id:
+        problems.append(f"end/pad token id {tokenizer.pad_token_id}, model expects {config.end_token_id}")
+    if not problems and config.tokenizer_hash and tokenizer_fingerprint(tokenizer) != config.tokenizer_hash:
+        problems.append("vocabulary or merges differ from the tokenizer the model was trained with")
+    if problems:
+        raise TokenizerMismatchError("tokenizer does not match the model: " + "; ".join(problems))
+
+
+class DiffusionLM:
+    """A masked-diffusion language model ready to sample.
+
+    Parameters
+    ----------
+    model:
+        The denoiser.
+    tokenizer:
+        Its tokenizer; checked against the model's configuration.
+    """
+
+    def __init__(self, model: DenoiserModel, tokenizer: PreTrainedTokenizerBase) -> None:
+        _check_tokenizer(model.config, tokenizer)
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.schedule = schedule_from_name(model.config.schedule)
+
+    # -- persistence -------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None, **hub_kwargs) -> DiffusionLM:
+        """Load a directory written by training or :meth:`save_pretrained` (or a hub id, given a network)."""
+        local = Path(path)
+        if local.exists():
+            if not local.is_dir() or not (local / "config.json").is_file():
+                raise ModelNotFoundError(f"{local} holds no ctrlgen model (no config.json)")
+            if not any(local.glob("*.safetensors")) and not any(local.glob("*.bin")):
+                raise ModelNotFoundError(f"{local} holds no model weights (*.safetensors)")
+            if not (local / "tokenizer.json").is_file():
+                raise ModelNotFoundError(f"{local} holds no tokenizer (tokenizer.json)")
+        elif str(path).startswith((".", "/", "~")) or str(path).count("/") != 1:
+            raise ModelNotFoundError(f"no such model directory: {path}")
+        bar_was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a per-tensor bar for a 6M-parameter model is noise
+        try:
+            model = DenoiserModel.from_pretrained(str(path), **hub_kwargs)
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path), **hub_kwargs)
+        except (OSError, ValueError) as e:
+            raise ModelNotFoundError(f"could not load a ctrlgen model from {path!s}: {e}") from e
+        finally:
+            if bar_was_on:
+                hf_logging.enable_progress_bar()
+        lm = cls(model, tokenizer)
+        if device is not None:
+            lm.to(device)
+        return lm
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write the model and tokenizer so :func:`load` reads them back."""
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+
+    def to(self, device: str | torch.device) -> DiffusionLM:
+        self.model.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def mask_token_id(self) -> int:
+        return self.model.config.mask_token_id
+
+    @property
+    def end_token_id(self) -> int:
+        return self.model.config.end_token_id
+
+    # -- sampling ----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def denoise(self, canvas: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` canvas -> ``(B, L, V)`` float32 SUBS log-probabilities of the clean tokens."""
+        return subs_log_probs(self.model(canvas.to(self.device)), canvas.to(self.device), self.mask_token_id)
+
+    def _sampler(self, sampler: str | Sampler, steps: int | None, temperature: float, top_p: float) -> Sampler:
+        if isinstance(sampler, Sampler):
+            return sampler
+        try:
+            cls = SAMPLERS[sampler]
+        except (KeyError, TypeError):
+            raise UnknownSamplerError(f"unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}") from None
+        return cls(steps=steps, temperature=temperature, top_p=top_p, schedule=self.schedule)
+
+    def sample_tokens(
+        self,
+        canvas: torch.Tensor,
+        sampler: str | Sampler = "ancestral",
+        steps: int | None = None,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        guides: Sequence[Guide] = (),
+        seed: int | None = None,
+        progress: bool = False,
+    ) -> torch.Tensor:
+        """Fill the masked positions of ``canvas`` (``(B, L)`` int64); the lower-level form of :meth:`generate`."""
+        if canvas.ndim != 2 or canvas.shape[1] < 1:
+            raise InvalidArgumentError(f"canvas must be (batch, length) with length >= 1, got {tuple(canvas.shape)}")
+        if canvas.shape[1] > self.model.config.max_canvas:
+            raise InvalidArgumentError(
+                f"length {canvas.shape[1]} exceeds the model's longest canvas ({self.model.config.max_canvas} tokens)"
+            )
+        impl = self._sampler(sampler, steps, temperature, top_p)
+        generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed() % 2**63)
+        return impl.run(self.denoise, canvas.to(self.device), self.mask_token_id, guides, generator, progress).cpu()
+
+    def decode(self, tokens: torch.Tensor) -> list[str]:
+        """Text of each row up to its first end token."""
+        texts = []
+        for row in tokens.tolist():
+            if self.end_token_id in row:
+                row = row[: row.index(self.end_token_id)]
+            texts.append(self.tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False))
+        return texts
+
+    def generate(
+        self,
+        n: int = 1,
+        length: int = 64,
+        sampler: str | Sampler = "ancestral",
+        steps: int | None = None,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        batch_size: int = 16,
+        guides: Sequence[Guide] = (),
+        progress: bool = False,
+    ) -> list[str]:
+        """Sample ``n`` texts on a canvas of ``length`` tokens (text ends at the first end token).
+
+        Parameters
+        ----------
+        n:
+            Number of texts.
+        length:
+            Canvas length in tokens: the longest text that can come out.
+        sampler:
+            ``"ancestral"`` (MDLM), ``"confidence"`` (LLaDA low-confidence remasking), ``"semi-ar"``, or a
+            :class:`~ctrlgen.sampling.Sampler` instance.
+        steps:
+            Reverse steps; default one per canvas position.
+        temperature, top_p:
+            Temperature and nucleus truncation of every draw.
+        seed:
+            Same seed, same texts (on the same device). Batch ``i`` uses ``seed + i``.
+        batch_size:
+            Canvases denoised together.
+        guides:
+            Per-step hooks (compiled constraints).
+        """
+        if not isinstance(n, int) or n < 1:
+            raise InvalidArgumentError(f"n must be a positive integer, got {n!r}")
+        if not isinstance(length, int) or length < 1:
+            raise InvalidArgumentError(f"length must be a positive integer, got {length!r}")
+        if batch_size < 1:
+            raise InvalidArgumentError(f"batch_size must be at least 1, got {batch_size}")
+        base_seed = seed if seed is not None else torch.seed() % 2**62
+        texts: list[str] = []
+        n_batches = math.ceil(n / batch_size)
+        for b in range(n_batches):
+            rows = min(batch_size, n - b * batch_size)
+            canvas = torch.full((rows, length), self.mask_token_id, dtype=torch.long)
+            tokens = self.sample_tokens(
+                canvas, sampler, steps, temperature, top_p, guides, base_seed + b, progress and n_batches == 1
+            )
+            texts.extend(self.decode(tokens))
+        return texts
+
+
+def load(path: str | Path | None = None, device: str | torch.device | None = None) -> DiffusionLM:
+    """Load a model: the default one shipped in the package when ``path`` is None, else a directory written
+    by ``ctrlgen train`` or :meth:`DiffusionLM.save_pretrained`, or a hub id."""
+    return DiffusionLM.from_pretrained(DEFAULT_MODEL_DIR if path is None else path, device=device)

@@ -1,0 +1,236 @@
+"""Training a denoiser end to end: data, tokenizer, model, Lightning Trainer, atomic checkpoints, export.
+
+Trainer options (accelerator, devices, strategy, precision, gradient accumulation) are handed to
+``lightning.Trainer`` untouched, so DDP or FSDP on several GPUs is a flag, not code of ours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from .config import DenoiserConfig
+from .data import TextDataModule, TextSource, read_texts, split_texts
+from .lightning_module import DenoiserLightningModule
+from .masking import MaskingProcess
+from .model import DenoiserModel
+from .schedules import schedule_from_name
+from .tokenizer import tokenizer_fingerprint, train_tokenizer
+
+__all__ = ["TrainConfig", "AtomicCheckpointIO", "train", "export_checkpoint"]
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file in the same folder, then renames it into place.
+
+    A run killed mid-save leaves the previous checkpoint intact instead of a truncated file that
+    ``--resume`` would choke on.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; a JSON file of these fields reproduces a run (see ``configs/``)."""
+
+    data: list[str] = field(default_factory=list)  #: files, ``path`` or ``path:column``
+    out: str = "runs/model"
+    # model
+    vocab_size: int = 4096
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 4
+    d_ff: int = 1024
+    dropout: float = 0.1
+    schedule: str = "loglinear"
+    # data
+    canvas_length: int = 128
+    max_canvas: int = 256
+    packing: bool = False
+    val_fraction: float = 0.1
+    batch_size: int = 32
+    # optimisation
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 200
+    ema_decay: float = 0.0  #: 0 disables EMA weights
+    max_steps: int = 2000
+    max_minutes: float | None = None  #: stop after this wall time (checkpoint kept, resumable)
+    val_every: int = 500
+    seed: int = 0
+    # passed to lightning.Trainer as they are
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    strategy: str = "auto"
+    precision: str | None = None
+    accumulate_grad_batches: int = 1
+    resume: bool = False
+    progress: bool = True
+    fast_dev_run: bool = False
+
+    @classmethod
+    def from_json(cls, path: str | Path, **overrides: Any) -> TrainConfig:
+        values = json.loads(Path(path).read_text())
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{path}: unknown training options {sorted(unknown)}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _load_or_train_tokenizer(cfg: TrainConfig, out: Path, train_texts: list[str]):
+    from transformers import PreTrainedTokenizerFast
+
+    if cfg.resume and (out / "tokenizer.json").exists():
+        return PreTrainedTokenizerFast.from_pretrained(out)
+    return train_tokenizer(train_texts, vocab_size=cfg.vocab_size)
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train (or, with ``cfg.resume``, continue) a run and export it to ``cfg.out`` with ``save_pretrained``.
+
+    Returns the output directory, which :func:`ctrlgen.load` reads.
+    """
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    texts = read_texts([TextSource.parse(s) for s in cfg.data])
+    train_texts, val_texts = split_texts(texts, cfg.val_fraction, cfg.seed)
+
+    tokenizer = _load_or_train_tokenizer(cfg, out, train_texts)
+    tokenizer.save_pretrained(out)
+    model_cfg = DenoiserConfig(
+        vocab_size=len(tokenizer),
+        max_canvas=max(cfg.max_canvas, cfg.canvas_length),
+        d_model=cfg.d_model,
+        n_layers=cfg.n_layers,
+        n_heads=cfg.n_heads,
+        d_ff=cfg.d_ff,
+        dropout=cfg.dropout,
+        mask_token_id=tokenizer.mask_token_id,
+        end_token_id=tokenizer.pad_token_id,
+        schedule=cfg.schedule,
+        tokenizer_hash=tokenizer_fingerprint(tokenizer),
+    )
+    model_cfg.save_pretrained(out)  # the run folder describes its model from the start (see export_checkpoint)
+    model = DenoiserModel(model_cfg)
+    process = MaskingProcess(schedule_from_name(cfg.schedule), tokenizer.mask_token_id)
+    system = DenoiserLightningModule(
+        model, process, lr=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps
+    )
+    dm = TextDataModule(train_texts, val_texts, tokenizer, cfg.canvas_length, cfg.batch_size, cfg.packing, cfg.seed)
+
+    ckpt_dir = out / "checkpoints"
+    callbacks: list = [
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="step{step}",
+            save_last=True,
+            every_n_train_steps=cfg.val_every,
+            save_top_k=1,
+            monitor="val/loss",
+            mode="min",
+            auto_insert_metric_name=False,
+        )
+    ]
+    if cfg.ema_decay > 0:
+        callbacks.append(EMAWeightAveraging(decay=cfg.ema_decay))
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        max_steps=cfg.max_steps,
+        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
+        accumulate_grad_batches=cfg.accumulate_grad_batches,
+        val_check_interval=None if cfg.fast_dev_run else cfg.val_every,
+        check_val_every_n_epoch=None,
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        logger=CSVLogger(out, name="logs", version=0) if not cfg.fast_dev_run else False,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=cfg.progress,
+        fast_dev_run=cfg.fast_dev_run,
+        default_root_dir=out,
+        num_sanity_val_steps=0,
+        log_every_n_steps=10,
+    )
+    resume_from = ckpt_dir / "last.ckpt"
+    start = time.time()
+    trainer.fit(system, datamodule=dm, ckpt_path=str(resume_from) if cfg.resume and resume_from.exists() else None)
+    elapsed = time.time() - start
+    if cfg.fast_dev_run:
+        return out
+    metrics = trainer.validate(system, datamodule=dm, verbose=False)[0] if dm.val_data else {}
+    if trainer.is_global_zero:
+        _export(model, out)
+        summary = {
+            "global_step": int(trainer.global_step),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "train_seconds_this_run": round(elapsed, 1),
+            "val_loss": metrics.get("val/loss"),
+            "val_ppl_bound": metrics.get("val/ppl_bound"),
+            "n_train_docs": len(train_texts),
+            "n_val_docs": len(val_texts),
+            "config": dataclasses.asdict(cfg),
+        }
+        history = out / "training.json"
+        runs = json.loads(history.read_text())["runs"] if history.exists() else []
+        (out / "training.json").write_text(json.dumps({"latest": summary, "runs": [*runs, summary]}, indent=2))
+    return out
+
+
+def _export(model: DenoiserModel, out: Path) -> None:
+    """``save_pretrained`` into a temporary folder, then move the files into ``out``."""
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".export-"))
+    try:
+        model.save_pretrained(tmp)
+        for f in tmp.iterdir():
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def export_checkpoint(checkpoint: str | Path, run_dir: str | Path, out: str | Path) -> Path:
+    """Turn a Lightning checkpoint of a run into a model directory that :func:`ctrlgen.load` reads.
+
+    ``run_dir`` supplies the run's ``config.json`` and tokenizer. With EMA enabled, the checkpoint's
+    ``state_dict`` already holds the averaged weights (Lightning's ``WeightAveraging`` puts them there).
+    """
+    from transformers import PreTrainedTokenizerFast
+
+    run_dir, out = Path(run_dir), Path(out)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    model = DenoiserModel(DenoiserConfig.from_pretrained(run_dir))
+    model.load_state_dict(weights)
+    out.mkdir(parents=True, exist_ok=True)
+    PreTrainedTokenizerFast.from_pretrained(run_dir).save_pretrained(out)
+    _export(model, out)
+    return out

@@ -1,0 +1,102 @@
+"""The per-step hook interface between a sampler (in ``ctrlgen``) and a guide (a compiled constraint).
+
+A sampler knows nothing of constraint types: at every reverse step it hands each guide a :class:`StepState`,
+lets it reshape the log-probabilities, optionally lets one guide draw the tokens it is about to commit (a
+hard constraint must draw jointly, so that the committed canvas stays completable), and finally tells every
+guide what was committed (:class:`StepOutput`). This mirrors diffusers' per-step callbacks and outlines-core's
+immutable index + small mutable guide, adapted to a canvas that is filled in any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["StepState", "StepOutput", "Guide"]
+
+
+@dataclass
+class StepState:
+    """What a guide sees before the sampler commits tokens at one reverse step.
+
+    Attributes
+    ----------
+    tokens:
+        ``(B, L)`` int64 canvas; masked positions hold the mask token id.
+    masked:
+        ``(B, L)`` bool, True where the position is still masked.
+    log_probs:
+        ``(B, L, V)`` float32 log-probabilities of the clean token (SUBS: ``-inf`` on the mask token, a point
+        mass at fixed positions). Guides return a modified copy from :meth:`Guide.process_logits`.
+    step, num_steps:
+        Index of this step (0-based) and the total number of steps.
+    t, s:
+        Diffusion time now and after this step (``1 >= t > s >= 0``).
+    generator:
+        The sampler's random generator (CPU); guides that draw use it, so a seed fixes everything.
+    """
+
+    tokens: torch.Tensor
+    masked: torch.Tensor
+    log_probs: torch.Tensor
+    step: int
+    num_steps: int
+    t: float
+    s: float
+    generator: torch.Generator
+
+
+@dataclass
+class StepOutput:
+    """What the sampler committed at one reverse step.
+
+    Attributes
+    ----------
+    tokens:
+        ``(B, L)`` int64 canvas after the step.
+    committed:
+        ``(B, L)`` bool, the positions unmasked at this step (any order, possibly several per row).
+    probs:
+        ``(B, L, V)`` float64 distribution the tokens were drawn from (after temperature and top-p).
+    step:
+        Index of the step.
+    """
+
+    tokens: torch.Tensor
+    committed: torch.Tensor
+    probs: torch.Tensor
+    step: int
+
+
+class Guide:
+    """Base class of per-step hooks; every method has a neutral default.
+
+    ``start`` and ``stop`` bound the fraction of the reverse process (0 = first step, 1 = last) during which
+    :meth:`process_logits` is applied: soft guidance may act only part of the way, a hard constraint always.
+    """
+
+    start: float = 0.0
+    stop: float = 1.0
+
+    def is_active(self, step: int, num_steps: int) -> bool:
+        frac = step / max(num_steps, 1)
+        return self.start <= frac <= self.stop
+
+    def prepare(self, tokens: torch.Tensor, masked: torch.Tensor) -> None:
+        """Called once with the initial canvas, before the first step; may raise if it cannot be completed."""
+
+    def process_logits(self, state: StepState) -> torch.Tensor:
+        """Return adjusted ``(B, L, V)`` log-probabilities (unnormalised is fine; ``-inf`` forbids a token)."""
+        return state.log_probs
+
+    def sample(self, state: StepState, probs: torch.Tensor, commit: torch.Tensor) -> torch.Tensor | None:
+        """Optionally draw the tokens for the positions in ``commit`` (``(B, L)`` bool) jointly.
+
+        ``probs`` is the ``(B, L, V)`` float64 sampling distribution. Return a ``(B, L)`` int64 tensor whose
+        entries at ``commit`` are the tokens to commit, or None to let the sampler draw each independently.
+        """
+        return None
+
+    def update(self, output: StepOutput) -> None:
+        """Told what was committed, so the guide can advance its per-canvas state."""

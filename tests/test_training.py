@@ -1,0 +1,96 @@
+import json
+import pickle
+
+import pytest
+import torch
+
+from ctrlgen import DataError, TrainConfig, train
+from ctrlgen.data import TextSource, read_texts, split_texts
+from ctrlgen.training import AtomicCheckpointIO
+from tests.conftest import TINY
+
+
+def _metrics(run):
+    rows = (run / "logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    col = header.index("train/loss")
+    return [float(r.split(",")[col]) for r in rows[1:] if r.split(",")[col]]
+
+
+def test_loss_falls(tiny_run):
+    losses = _metrics(tiny_run)
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    assert last < 0.7 * first, (first, last)
+    summary = json.loads((tiny_run / "training.json").read_text())["latest"]
+    assert summary["global_step"] == 300
+    assert summary["val_ppl_bound"] == pytest.approx(torch.exp(torch.tensor(summary["val_loss"])).item(), rel=1e-4)
+
+
+def test_fast_dev_run(corpus_file, tmp_path):
+    out = train(
+        TrainConfig(data=[str(corpus_file)], out=str(tmp_path / "dev"), fast_dev_run=True, accelerator="cpu", **TINY)
+    )
+    assert (out / "tokenizer.json").exists()
+
+
+def test_resume_continues_from_last_checkpoint(corpus_file, tmp_path):
+    cfg = dict(data=[str(corpus_file)], out=str(tmp_path / "r"), accelerator="cpu", **{**TINY, "val_every": 10})
+    train(TrainConfig(max_steps=20, **cfg))
+    assert (tmp_path / "r" / "checkpoints" / "last.ckpt").exists()
+    train(TrainConfig(max_steps=30, resume=True, **cfg))
+    history = json.loads((tmp_path / "r" / "training.json").read_text())["runs"]
+    assert [r["global_step"] for r in history] == [20, 30]
+
+
+def test_atomic_checkpoint_leaves_no_temporary_files(tmp_path):
+    AtomicCheckpointIO().save_checkpoint({"x": torch.arange(3)}, tmp_path / "a.ckpt")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.ckpt"]
+    assert torch.equal(torch.load(tmp_path / "a.ckpt")["x"], torch.arange(3))
+
+
+def test_atomic_checkpoint_keeps_old_file_when_save_fails(tmp_path):
+    path = tmp_path / "a.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"x": 1}, path)
+    with pytest.raises((AttributeError, TypeError, RuntimeError, pickle.PicklingError)):
+        AtomicCheckpointIO().save_checkpoint({"x": lambda: None}, path)  # lambdas do not pickle
+    assert torch.load(path)["x"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["a.ckpt"]
+
+
+def test_csv_and_jsonl_sources(tmp_path):
+    (tmp_path / "a.csv").write_text('mr,ref\n"x[1]","first text"\n"y[2]","second text"\n')
+    (tmp_path / "b.jsonl").write_text('{"text": "third"}\n\n{"text": "fourth"}\n')
+    texts = read_texts(
+        [
+            TextSource.parse(str(tmp_path / "a.csv")),
+            TextSource.parse(f"{tmp_path / 'a.csv'}:mr"),
+            TextSource(str(tmp_path / "b.jsonl")),
+        ]
+    )
+    assert texts == ["first text", "second text", "x[1]", "y[2]", "third", "fourth"]
+
+
+@pytest.mark.parametrize(
+    "content,name,spec_suffix",
+    [
+        ("a,b\n1,2\n", "x.csv", ":nope"),
+        ('{"other": 1}\n', "x.jsonl", ""),
+        ("not json\n", "x.jsonl", ""),
+        ("\n\n", "x.txt", ""),
+    ],
+)
+def test_bad_data_raises_data_error(tmp_path, content, name, spec_suffix):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(DataError):
+        read_texts([TextSource.parse(str(tmp_path / name) + spec_suffix)])
+
+
+def test_missing_file_raises_data_error(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        read_texts([TextSource(str(tmp_path / "missing.txt"))])
+
+
+def test_split_is_fixed_and_disjoint():
+    texts = [f"doc {i}" for i in range(100)]
+    a, b = split_texts(texts, 0.1, seed=0), split_texts(texts, 0.1, seed=0)
+    assert a == b and len(a[1]) == 10 and not set(a[0]) & set(a[1])
