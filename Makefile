@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/ctrlgen generate -n 6 --length 64 --seed 0 --top-p 0.9
+	@echo "== schema-valid JSON restaurant records (examples/restaurant.schema.json)"
+	$(VENV)/bin/ctrlgen generate --schema examples/restaurant.schema.json -n 5 --seed 0
+	@echo "== unconstrained samples"
+	$(VENV)/bin/ctrlgen generate -n 4 --length 64 --seed 0 --top-p 0.9
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -30,8 +30,15 @@ def measure(lm, sampler: str, batch: int, length: int, steps: int, repeats: int)
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     best = min(times)
-    return {"sampler": sampler, "batch": batch, "length": length, "steps": steps, "seconds_min": round(best, 4),
-            "seconds_median": round(sorted(times)[len(times) // 2], 4), "tokens_per_s": round(batch * length / best, 1)}
+    return {
+        "sampler": sampler,
+        "batch": batch,
+        "length": length,
+        "steps": steps,
+        "seconds_min": round(best, 4),
+        "seconds_median": round(sorted(times)[len(times) // 2], 4),
+        "tokens_per_s": round(batch * length / best, 1),
+    }
 
 
 def main() -> None:
@@ -52,8 +59,13 @@ def main() -> None:
     for row in rows:
         print(json.dumps(row))
     device = torch.cuda.get_device_name() if lm.device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
-    result = {"device": device, "torch": torch.__version__, "machine": platform.machine(),
-              "parameters": sum(p.numel() for p in lm.model.parameters()), "rows": rows}
+    result = {
+        "device": device,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "parameters": sum(p.numel() for p in lm.model.parameters()),
+        "rows": rows,
+    }
     out = Path(args.out or Path(__file__).parent / "results" / f"sampling_speed-{lm.device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -1,10 +1,33 @@
 """Declarative, model-agnostic constraints on generated text.
 
 This package holds only descriptions (frozen dataclasses, no torch, no tokenizer); ``guidance`` compiles
-them against a model's tokenizer. ``Constraint`` is the common base; concrete constraints (length, regex,
-JSON schema, templates, style) build on it.
+them against a model's tokenizer. ``a & b`` is the exact intersection.
 """
 
-from .base import Constraint
+from .base import Constraint, Intersection
+from .errors import (
+    ConstraintError,
+    ConstraintTooLargeError,
+    InvalidSchemaError,
+    UnsatisfiableConstraintError,
+    UnsupportedSchemaError,
+)
+from .json_schema import JsonSchema
+from .length import Length
+from .regex import Regex
+from .template import Slot, Template
 
-__all__ = ["Constraint"]
+__all__ = [
+    "Constraint",
+    "Intersection",
+    "Length",
+    "Regex",
+    "JsonSchema",
+    "Template",
+    "Slot",
+    "ConstraintError",
+    "ConstraintTooLargeError",
+    "InvalidSchemaError",
+    "UnsatisfiableConstraintError",
+    "UnsupportedSchemaError",
+]

@@ -1,4 +1,4 @@
-"""The ``ctrlgen`` command line: ``generate``, ``train``, ``export`` and ``corpus``."""
+"""The ``ctrlgen`` command line: ``generate``, ``fill``, ``train``, ``export`` and ``corpus``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from constraints.errors import ConstraintError
 
 from .errors import CtrlgenError
 
@@ -16,7 +19,9 @@ def _add_generate(sub) -> None:
     p = sub.add_parser("generate", help="sample texts, one per line")
     p.add_argument("--model", default=None, help="model directory or hub id (default: the shipped model)")
     p.add_argument("-n", type=int, default=4, help="number of texts")
-    p.add_argument("--length", type=int, default=64, help="canvas length in tokens")
+    p.add_argument(
+        "--length", type=int, default=None, help="canvas length in tokens (default 64, or sized from the constraint)"
+    )
     p.add_argument("--sampler", default="ancestral", help="ancestral, confidence or semi-ar")
     p.add_argument("--steps", type=int, default=None, help="reverse steps (default: one per position)")
     p.add_argument("--temperature", type=float, default=1.0)
@@ -24,6 +29,23 @@ def _add_generate(sub) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: where the model loads)")
+    p.add_argument("--schema", default=None, help="JSON-schema file: every line printed is a valid document")
+    p.add_argument("--lenient", action="store_true", help="with --schema: enforce what compiles, validate the rest")
+    p.add_argument("--regex", default=None, help="every text fully matches this regex")
+    p.add_argument("--tokens", type=int, default=None, help="exactly this many content tokens")
+    p.add_argument("--words", type=int, default=None, help="exactly this many words")
+    p.add_argument("--chars", type=int, default=None, help="exactly this many characters")
+
+
+def _add_fill(sub) -> None:
+    p = sub.add_parser("fill", help="fill a template's {N}-token slots, literal text kept")
+    p.add_argument("template", help="e.g. 'The {4} is a {2} near {3}.'")
+    p.add_argument("--model", default=None)
+    p.add_argument("-n", type=int, default=3)
+    p.add_argument("--sampler", default="ancestral")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None)
 
 
 def _add_train(sub) -> None:
@@ -71,12 +93,30 @@ def _add_corpus(sub) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
+    from constraints import JsonSchema, Length, Regex
+
     from .pipeline import load
 
+    constraints = []
+    if args.schema:
+        try:
+            schema = json.loads(Path(args.schema).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise CtrlgenError(f"cannot read schema {args.schema}: {e}") from None
+        constraints.append(JsonSchema(schema, strict=not args.lenient))
+    if args.regex:
+        constraints.append(Regex(args.regex))
+    if args.tokens is not None:
+        constraints.append(Length(args.tokens))
+    if args.words is not None:
+        constraints.append(Length(words=args.words))
+    if args.chars is not None:
+        constraints.append(Length(chars=args.chars))
     lm = load(args.model, device=args.device)
     texts = lm.generate(
         n=args.n,
         length=args.length,
+        constraints=constraints,
         sampler=args.sampler,
         steps=args.steps,
         temperature=args.temperature,
@@ -85,6 +125,14 @@ def _generate(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
     )
     for text in texts:
+        print(text.replace("\n", "\\n"))
+
+
+def _fill(args: argparse.Namespace) -> None:
+    from .pipeline import load
+
+    lm = load(args.model, device=args.device)
+    for text in lm.fill(args.template, n=args.n, sampler=args.sampler, top_p=args.top_p, seed=args.seed):
         print(text.replace("\n", "\\n"))
 
 
@@ -118,11 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_train(sub)
     _add_corpus(sub)
     _add_export(sub)
+    _add_fill(sub)
     args = parser.parse_args(argv)
-    commands = {"generate": _generate, "train": _train, "corpus": _corpus, "export": _export}
+    commands = {"generate": _generate, "train": _train, "corpus": _corpus, "export": _export, "fill": _fill}
     try:
         commands[args.command](args)
-    except CtrlgenError as e:
+    except (CtrlgenError, ConstraintError) as e:
         print(f"ctrlgen: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 from transformers.utils import logging as hf_logging
 
+from constraints import Constraint, ConstraintError, Template
 from guidance.interface import Guide
 
 from .config import DenoiserConfig
+from .constrained import plan_constraints
 from .errors import InvalidArgumentError, ModelNotFoundError, TokenizerMismatchError, UnknownSamplerError
 from .masking import subs_log_probs
 from .model import DenoiserModel
@@ -20,7 +23,7 @@ from .sampling import SAMPLERS, Sampler
 from .schedules import schedule_from_name
 from .tokenizer import tokenizer_fingerprint
 
-__all__ = ["DiffusionLM", "load", "DEFAULT_MODEL_DIR"]
+__all__ = ["DiffusionLM", "GenerationReport", "load", "DEFAULT_MODEL_DIR"]
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 
@@ -39,6 +42,14 @@ def _check_tokenizer(config: DenoiserConfig, tokenizer: PreTrainedTokenizerBase)
         raise TokenizerMismatchError("tokenizer does not match the model: " + "; ".join(problems))
 
 
+@dataclass
+class GenerationReport:
+    """What the last :meth:`DiffusionLM.generate` call did beyond sampling."""
+
+    n: int = 0
+    resampled: int = 0  #: outputs drawn again because a validator rejected them
+
+
 class DiffusionLM:
     """A masked-diffusion language model ready to sample.
 
@@ -55,6 +66,7 @@ class DiffusionLM:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.schedule = schedule_from_name(model.config.schedule)
+        self.last_report = GenerationReport()
 
     # -- persistence -------------------------------------------------------------------------------------
     @classmethod
@@ -155,7 +167,8 @@ class DiffusionLM:
     def generate(
         self,
         n: int = 1,
-        length: int = 64,
+        length: int | None = None,
+        constraints: Sequence[Constraint] = (),
         sampler: str | Sampler = "ancestral",
         steps: int | None = None,
         temperature: float = 1.0,
@@ -163,16 +176,22 @@ class DiffusionLM:
         seed: int | None = None,
         batch_size: int = 16,
         guides: Sequence[Guide] = (),
+        most_probable: bool = False,
+        max_resamples: int = 3,
         progress: bool = False,
     ) -> list[str]:
-        """Sample ``n`` texts on a canvas of ``length`` tokens (text ends at the first end token).
+        """Sample ``n`` texts (each ends at its first end token).
 
         Parameters
         ----------
         n:
             Number of texts.
         length:
-            Canvas length in tokens: the longest text that can come out.
+            Canvas length in tokens: the longest text that can come out. Default: sized from the
+            constraints (their shortest completion plus headroom), else 64.
+        constraints:
+            Hard constraints (``Length``, ``Regex``, ``JsonSchema``, ``Template``), intersected exactly; every
+            output satisfies all of them.
         sampler:
             ``"ancestral"`` (MDLM), ``"confidence"`` (LLaDA low-confidence remasking), ``"semi-ar"``, or a
             :class:`~ctrlgen.sampling.Sampler` instance.
@@ -185,25 +204,76 @@ class DiffusionLM:
         batch_size:
             Canvases denoised together.
         guides:
-            Per-step hooks (compiled constraints).
+            Extra per-step hooks.
+        most_probable:
+            Under constraints, commit the most probable valid assignment at each step (max-product).
+        max_resamples:
+            Outputs that fail a validator (the part of a ``JsonSchema(strict=False)`` that is not compiled)
+            are resampled at most this many times; :attr:`last_report` says how many were.
         """
         if not isinstance(n, int) or n < 1:
             raise InvalidArgumentError(f"n must be a positive integer, got {n!r}")
-        if not isinstance(length, int) or length < 1:
+        if length is not None and (not isinstance(length, int) or length < 1):
             raise InvalidArgumentError(f"length must be a positive integer, got {length!r}")
         if batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be at least 1, got {batch_size}")
+        plan = None
+        if constraints:
+            plan = plan_constraints(
+                list(constraints), self.tokenizer, length, self.model.config.max_canvas, most_probable
+            )
+            length = plan.length
+        length = 64 if length is None else length
         base_seed = seed if seed is not None else torch.seed() % 2**62
+        all_guides = ([plan.guide] if plan else []) + list(guides)
+
+        def run(rows: int, batch_seed: int, show: bool) -> list[str]:
+            canvas = (
+                plan.canvas(rows, self.mask_token_id)
+                if plan
+                else torch.full((rows, length), self.mask_token_id, dtype=torch.long)
+            )
+            tokens = self.sample_tokens(canvas, sampler, steps, temperature, top_p, all_guides, batch_seed, show)
+            return self.decode(tokens)
+
         texts: list[str] = []
         n_batches = math.ceil(n / batch_size)
         for b in range(n_batches):
-            rows = min(batch_size, n - b * batch_size)
-            canvas = torch.full((rows, length), self.mask_token_id, dtype=torch.long)
-            tokens = self.sample_tokens(
-                canvas, sampler, steps, temperature, top_p, guides, base_seed + b, progress and n_batches == 1
-            )
-            texts.extend(self.decode(tokens))
+            texts.extend(run(min(batch_size, n - b * batch_size), base_seed + b, progress and n_batches == 1))
+        self.last_report = GenerationReport(n=n)
+        validators = plan.validators if plan else ()
+        if validators:
+            self._resample_invalid(texts, validators, run, base_seed, max_resamples)
         return texts
+
+    def _resample_invalid(self, texts, validators, run, base_seed: int, max_resamples: int) -> None:
+        def problem(text: str) -> str | None:
+            return next((p for v in validators if (p := v(text)) is not None), None)
+
+        bad = [i for i, t in enumerate(texts) if problem(t) is not None]
+        for attempt in range(1, max_resamples + 1):
+            if not bad:
+                break
+            self.last_report.resampled += len(bad)
+            fresh = run(len(bad), base_seed + 1_000_003 * attempt, False)
+            for i, text in zip(bad, fresh):
+                texts[i] = text
+            bad = [i for i in bad if problem(texts[i]) is not None]
+        if bad:
+            raise ConstraintError(
+                f"{len(bad)} of {len(texts)} outputs still fail validation after {max_resamples} resamples "
+                f"(first problem: {problem(texts[bad[0]])})"
+            )
+
+    def fill(self, template: str | Template, n: int = 1, **kwargs) -> list[str]:
+        """Fill a template's slots: literal text kept byte for byte, each ``{N}`` slot exactly N tokens.
+
+        ``template`` is a :class:`~constraints.Template` or its text (``"The {4} is a {2} near {3}."``);
+        other arguments as in :meth:`generate`.
+        """
+        if isinstance(template, str):
+            template = Template(template)
+        return self.generate(n=n, constraints=[template], **kwargs)
 
 
 def load(path: str | Path | None = None, device: str | torch.device | None = None) -> DiffusionLM:

@@ -14,12 +14,12 @@ Special tokens:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
+
+from guidance.vocabulary import tokenizer_fingerprint
 
 __all__ = ["MASK_TOKEN", "END_TOKEN", "train_tokenizer", "tokenizer_fingerprint"]
 
@@ -65,10 +65,3 @@ def wrap_tokenizer(tok: Tokenizer) -> PreTrainedTokenizerFast:
         eos_token=END_TOKEN,
         clean_up_tokenization_spaces=False,
     )
-
-
-def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerFast) -> str:
-    """A stable hash of the vocabulary and merges, used to key caches and to detect mismatches."""
-    state = json.loads(tokenizer.backend_tokenizer.to_str())
-    payload = json.dumps({"model": state.get("model"), "added": state.get("added_tokens")}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]

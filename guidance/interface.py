@@ -90,11 +90,14 @@ class Guide:
         """Return adjusted ``(B, L, V)`` log-probabilities (unnormalised is fine; ``-inf`` forbids a token)."""
         return state.log_probs
 
-    def sample(self, state: StepState, probs: torch.Tensor, commit: torch.Tensor) -> torch.Tensor | None:
-        """Optionally draw the tokens for the positions in ``commit`` (``(B, L)`` bool) jointly.
+    def sample(
+        self, state: StepState, probs: torch.Tensor, commit: torch.Tensor, candidates: torch.Tensor
+    ) -> torch.Tensor | None:
+        """Optionally redraw the tokens for the positions in ``commit`` (``(B, L)`` bool) jointly.
 
-        ``probs`` is the ``(B, L, V)`` float64 sampling distribution. Return a ``(B, L)`` int64 tensor whose
-        entries at ``commit`` are the tokens to commit, or None to let the sampler draw each independently.
+        ``probs`` is the ``(B, L, V)`` float64 sampling distribution and ``candidates`` the ``(B, L)`` tokens
+        drawn so far (independently, or by an earlier guide). Return ``candidates`` with the positions this
+        guide owns replaced, or None to leave them as they are. Guides are applied in order.
         """
         return None
 

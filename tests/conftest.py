@@ -71,3 +71,50 @@ def tiny_lm(tiny_run):
     import ctrlgen
 
     return ctrlgen.load(tiny_run)
+
+
+def random_lm(tokenizer, seed: int = 0):
+    """A DiffusionLM with an untrained one-layer denoiser: near-uniform predictions, the hardest case for
+    constraints (the model itself never helps them)."""
+    import torch
+
+    from ctrlgen import DenoiserConfig, DenoiserModel, DiffusionLM
+    from guidance.vocabulary import tokenizer_fingerprint
+
+    torch.manual_seed(seed)
+    cfg = DenoiserConfig(
+        vocab_size=len(tokenizer),
+        max_canvas=256,
+        d_model=16,
+        n_layers=1,
+        n_heads=2,
+        d_ff=32,
+        dropout=0.0,
+        mask_token_id=tokenizer.mask_token_id,
+        end_token_id=tokenizer.pad_token_id,
+        tokenizer_hash=tokenizer_fingerprint(tokenizer),
+    )
+    return DiffusionLM(DenoiserModel(cfg), tokenizer)
+
+
+@pytest.fixture(scope="session")
+def ab_tokenizer():
+    """A byte-level BPE with a few merges over the letters a and b."""
+    from ctrlgen import train_tokenizer
+
+    return train_tokenizer(["ab" * 5, "aab abb", "ba ab aa", "bbb aaa"] * 40, vocab_size=266)
+
+
+@pytest.fixture(scope="session")
+def default_tokenizer():
+    import ctrlgen
+
+    return ctrlgen.load().tokenizer
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_automaton_cache(tmp_path_factory):
+    """Compiled automata go to a fresh cache per test session, so tests never read a stale one."""
+    import os
+
+    os.environ["CTRLGEN_CACHE"] = str(tmp_path_factory.mktemp("cache"))

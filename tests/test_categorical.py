@@ -2,7 +2,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctrlgen.sampling.categorical import draw_categorical, sampling_probs
+from guidance.categorical import draw_categorical, sampling_probs
 
 
 @settings(max_examples=50, deadline=None)

@@ -15,8 +15,17 @@ pytestmark = [
 
 def test_train_on_gpu_with_bf16(corpus_file, tmp_path):
     cfg = {**TINY, "val_every": 20}
-    out = train(TrainConfig(data=[str(corpus_file)], out=str(tmp_path / "g"), max_steps=40, accelerator="gpu",
-                            devices=1, precision="bf16-mixed", **cfg))
+    out = train(
+        TrainConfig(
+            data=[str(corpus_file)],
+            out=str(tmp_path / "g"),
+            max_steps=40,
+            accelerator="gpu",
+            devices=1,
+            precision="bf16-mixed",
+            **cfg,
+        )
+    )
     lm = ctrlgen.load(out, device="cuda")
     assert lm.device.type == "cuda"
     texts = lm.generate(n=8, length=24, seed=0)

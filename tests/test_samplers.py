@@ -111,7 +111,7 @@ def test_guide_mask_is_respected_at_every_step():
 
 def test_guide_can_draw_the_committed_tokens():
     class AlwaysSix(Guide):
-        def sample(self, state, probs, commit):
+        def sample(self, state, probs, commit, candidates):
             return torch.full_like(state.tokens, 6)
 
     out = ConfidenceSampler(steps=5).run(

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from guidance.categorical import draw_categorical, sampling_probs
 from guidance.interface import Guide, StepOutput, StepState
 
 from ..errors import InvalidArgumentError
 from ..schedules import LogLinearSchedule, NoiseSchedule
-from .categorical import draw_categorical, sampling_probs
 
 __all__ = ["Sampler", "AncestralSampler", "ConfidenceSampler", "SemiAutoregressiveSampler", "SAMPLERS"]
 
@@ -115,10 +115,9 @@ class Sampler:
             candidate_probs = probs.gather(-1, candidates.unsqueeze(-1)).squeeze(-1)
             commit = self.select(state, candidate_probs, generator) & masked
             for guide in guides:
-                drawn = guide.sample(state, probs, commit)
+                drawn = guide.sample(state, probs, commit, candidates)
                 if drawn is not None:
                     candidates = drawn
-                    break
             x = torch.where(commit, candidates, x)
             output = StepOutput(x, commit, probs, step)
             for guide in guides:

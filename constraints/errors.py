@@ -1,0 +1,45 @@
+"""Errors raised when a constraint cannot be compiled or satisfied. All are ``ValueError`` subclasses."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConstraintError",
+    "UnsatisfiableConstraintError",
+    "UnsupportedSchemaError",
+    "InvalidSchemaError",
+    "ConstraintTooLargeError",
+]
+
+
+class ConstraintError(ValueError):
+    """Base class of constraint errors."""
+
+
+class UnsatisfiableConstraintError(ConstraintError):
+    """No text on this canvas satisfies the constraints.
+
+    Attributes
+    ----------
+    shortest:
+        The shortest canvas (in tokens) on which the constraints can be met, or None if none can.
+    """
+
+    def __init__(self, message: str, shortest: int | None = None) -> None:
+        super().__init__(message)
+        self.shortest = shortest
+
+
+class UnsupportedSchemaError(ConstraintError):
+    """A JSON-schema keyword that cannot be compiled exactly; ``keywords`` names them (with their paths)."""
+
+    def __init__(self, message: str, keywords: list[str]) -> None:
+        super().__init__(message)
+        self.keywords = keywords
+
+
+class InvalidSchemaError(ConstraintError):
+    """The schema itself is not valid JSON Schema; the message carries ``jsonschema``'s."""
+
+
+class ConstraintTooLargeError(ConstraintError):
+    """The compiled automaton would exceed the state budget."""

@@ -1,0 +1,114 @@
+"""The hard-constraint guide: exact logit masks and joint commits from token automata, at every step.
+
+A guide holds one or more *spans* of the canvas, each read by its own automaton (a whole-canvas constraint
+is one span; a template has one span per slot, its literal text fixed around them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from constraints.errors import UnsatisfiableConstraintError
+
+from .automaton import TokenAutomaton
+from .feasibility import DeviceAutomaton, allowed_classes, joint_sample, reachability
+from .interface import Guide, StepState
+
+__all__ = ["Span", "ConstraintGuide"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Positions ``[start, stop)`` of the canvas, read by ``automaton``; ``name`` is used in errors."""
+
+    start: int
+    stop: int
+    automaton: TokenAutomaton
+    name: str = ""
+
+
+class ConstraintGuide(Guide):
+    """Masks every masked position to the tokens that keep its span completable, and draws the positions
+    committed in one step jointly.
+
+    Parameters
+    ----------
+    spans:
+        Disjoint canvas spans and their automata.
+    most_probable:
+        Commit the most probable valid assignment (max-product) instead of sampling one.
+    """
+
+    def __init__(self, spans: list[Span], most_probable: bool = False) -> None:
+        self.spans = spans
+        self.most_probable = most_probable
+        self._device: dict[tuple[int, str], DeviceAutomaton] = {}
+        self._allowed: list[torch.Tensor] = []
+
+    def _dev(self, i: int, device: torch.device) -> DeviceAutomaton:
+        key = (i, str(device))
+        if key not in self._device:
+            self._device[key] = DeviceAutomaton.build(self.spans[i].automaton, device)
+        return self._device[key]
+
+    def prepare(self, tokens: torch.Tensor, masked: torch.Tensor) -> None:
+        for i, span in enumerate(self.spans):
+            if span.stop > tokens.shape[1]:
+                raise UnsatisfiableConstraintError(
+                    f"{span.name or 'constraint'} needs positions up to {span.stop}, canvas has {tokens.shape[1]}"
+                )
+            dev = self._dev(i, tokens.device)
+            sub = slice(span.start, span.stop)
+            _, bwd = reachability(dev, tokens[:, sub], masked[:, sub])
+            dead = bwd[:, 0, dev.start] == 0
+            if dead.any():
+                shortest = span.automaton.shortest_accepted()
+                length = span.stop - span.start
+                if shortest is None:
+                    hint = "no text satisfies it at any length"
+                elif shortest > length:
+                    hint = f"the shortest text that satisfies it takes {shortest} tokens, the canvas has {length}"
+                else:
+                    hint = "the fixed tokens on the canvas cannot be completed into a valid text"
+                raise UnsatisfiableConstraintError(
+                    f"{span.name or 'constraint'} cannot be met on this canvas: {hint}",
+                    shortest=shortest,
+                )
+
+    def process_logits(self, state: StepState) -> torch.Tensor:
+        log_probs = state.log_probs.clone()
+        self._allowed = []
+        for i, span in enumerate(self.spans):
+            dev = self._dev(i, state.tokens.device)
+            sub = slice(span.start, span.stop)
+            fwd, bwd = reachability(dev, state.tokens[:, sub], state.masked[:, sub])
+            allowed = allowed_classes(dev, fwd, bwd)  # (B, l, C)
+            self._allowed.append(allowed)
+            cls = dev.token_class
+            token_ok = allowed[..., cls.clamp_min(0)] & (cls >= 0)  # (B, l, V)
+            token_ok = token_ok | ~state.masked[:, sub].unsqueeze(-1)  # fixed positions are left alone
+            log_probs[:, sub] = log_probs[:, sub].masked_fill(~token_ok, float("-inf"))
+        return log_probs
+
+    def sample(
+        self, state: StepState, probs: torch.Tensor, commit: torch.Tensor, candidates: torch.Tensor
+    ) -> torch.Tensor | None:
+        out = candidates.clone()
+        for i, span in enumerate(self.spans):
+            sub = slice(span.start, span.stop)
+            if not commit[:, sub].any():
+                continue
+            dev = self._dev(i, state.tokens.device)
+            out[:, sub] = joint_sample(
+                dev,
+                state.tokens[:, sub],
+                state.masked[:, sub],
+                commit[:, sub],
+                probs[:, sub],
+                self._allowed[i],
+                state.generator,
+                self.most_probable,
+            )
+        return out

@@ -1,0 +1,267 @@
+"""JSON schema -> regex, with outlines-core's gaps closed or reported.
+
+outlines-core's ``build_regex_from_schema`` compiles the structure (types, properties, enums, arrays,
+strings with length and pattern, references) but silently ignores some keywords, so its regex alone can
+produce invalid documents (integer ``minimum``/``maximum`` among them). Here:
+
+* the schema is checked against its metaschema (``InvalidSchemaError`` carries ``jsonschema``'s message);
+* integer and number bounds are compiled into exact integer-range regexes (a bounded ``number`` yields
+  integers in range: a valid subset);
+* every other keyword outside a list known to compile exactly is reported by name and path
+  (``UnsupportedSchemaError``), or, with ``strict=False``, dropped from the regex and left to validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from constraints.errors import InvalidSchemaError, UnsupportedSchemaError
+
+from .ranges import integer_range_regex
+
+__all__ = ["CompiledSchema", "schema_to_regex", "EXACT_KEYWORDS"]
+
+#: Keywords with no effect on validity.
+ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "default",
+        "examples",
+        "$schema",
+        "$id",
+        "$comment",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$anchor",
+        "contentMediaType",
+        "contentEncoding",
+        "$vocabulary",
+    }
+)
+#: Keywords compiled exactly (outlines-core's regex, or our own range regexes for the bounds).
+EXACT_KEYWORDS = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "enum",
+        "const",
+        "anyOf",
+        "items",
+        "prefixItems",
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "$ref",
+        "$defs",
+        "definitions",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "format",
+    }
+)
+#: ``format`` values outlines-core compiles.
+FORMATS = frozenset({"date-time", "date", "time", "uuid", "email", "uri"})
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_ONE = (
+    "additionalProperties",
+    "items",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
+)
+
+
+@dataclass(frozen=True)
+class CompiledSchema:
+    """The regex for a schema, and what it leaves to validation."""
+
+    regex: str
+    dropped: tuple[str, ...]  #: keywords (with paths) not enforced by the regex; outputs must be validated
+    schema: Any
+
+
+def _check(schema: Any) -> None:
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as e:
+        raise InvalidSchemaError(f"invalid JSON schema: {e.message}") from None
+
+
+def _int_bounds(node: dict) -> tuple[int | None, int | None]:
+    lo = hi = None
+    if "minimum" in node:
+        lo = math.ceil(node["minimum"])
+    if "exclusiveMinimum" in node:
+        x = node["exclusiveMinimum"]
+        lo = max(lo, math.floor(x) + 1) if lo is not None else math.floor(x) + 1
+    if "maximum" in node:
+        hi = math.floor(node["maximum"])
+    if "exclusiveMaximum" in node:
+        x = node["exclusiveMaximum"]
+        hi = min(hi, math.ceil(x) - 1) if hi is not None else math.ceil(x) - 1
+    return lo, hi
+
+
+class _Rewriter:
+    """Walks a schema: collects unsupported keywords, swaps bounded numbers for placeholders."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.unsupported: list[str] = []
+        self.placeholders: dict[str, str] = {}
+
+    def visit(self, node: Any, path: str) -> Any:
+        if node is True or (isinstance(node, dict) and set(node) <= ANNOTATIONS):
+            # "any value": outlines-core's regex for it mis-groups an alternation (text after a value could
+            # be accepted); a scalar of any type is a valid, exactly compiled subset
+            return {"anyOf": [{"type": t} for t in ("string", "integer", "number", "boolean", "null")]}
+        if not isinstance(node, dict):
+            return node
+        for key in list(node):
+            if key in ANNOTATIONS or key in EXACT_KEYWORDS or (key == "uniqueItems" and node[key] is False):
+                continue
+            self.unsupported.append(f"{path}/{key}")
+            if not self.strict and key != "oneOf":  # oneOf becomes anyOf below; validation does the rest
+                node.pop(key)
+        if isinstance(node.get("required"), list) and any(
+            r not in node.get("properties", {}) for r in node["required"]
+        ):
+            # outlines-core only emits listed properties: a required name with no schema would be missing
+            self.unsupported.append(f"{path}/required:without-properties")
+        for name in node.get("properties", {}) if isinstance(node.get("properties"), dict) else ():
+            if json.dumps(name) != f'"{name}"':  # names that need escaping are emitted unescaped by outlines-core
+                self.unsupported.append(f"{path}/properties/{json.dumps(name)}:needs-escaping")
+        if "enum" in node or "const" in node:
+            node = self._literals(node, path)
+        if "format" in node and node["format"] not in FORMATS:
+            self.unsupported.append(f"{path}/format:{node['format']}")
+            if not self.strict:
+                node.pop("format")
+        if not self.strict and "oneOf" in node:
+            node["anyOf"] = node.pop("oneOf")
+        for key in _SUBSCHEMA_MAPS:
+            if isinstance(node.get(key), dict):
+                for name, sub in node[key].items():
+                    node[key][name] = self.visit(sub, f"{path}/{key}/{name}")
+        for key in _SUBSCHEMA_LISTS:
+            if isinstance(node.get(key), list):
+                node[key] = [self.visit(sub, f"{path}/{key}/{i}") for i, sub in enumerate(node[key])]
+        for key in _SUBSCHEMA_ONE:
+            if isinstance(node.get(key), dict):
+                node[key] = self.visit(node[key], f"{path}/{key}")
+        if "const" in node and str(node["const"]).startswith("__ctrlgen_"):
+            return node
+        return self._bounds(node, path)
+
+    def _literals(self, node: dict, path: str) -> dict:
+        """``enum``/``const`` as an alternation of their exact JSON texts (outlines-core does not escape
+        control characters in them, and turns an empty enum into something)."""
+        values = node["enum"] if "enum" in node else [node["const"]]
+        lo, hi = _int_bounds(node)
+        values = [
+            v
+            for v in values
+            if not isinstance(v, (int, float))
+            or isinstance(v, bool)
+            or ((lo is None or v >= lo) and (hi is None or v <= hi))
+        ]
+        texts = [json.dumps(v, ensure_ascii=False) for v in values]
+        if not texts:
+            self.unsupported.append(f"{path}/enum:no-value-allowed")
+        key = f"__ctrlgen_literal_{len(self.placeholders)}__"
+        self.placeholders[key] = "|".join(_escape(t) for t in texts) if texts else "null"  # reported above
+        return {k: v for k, v in node.items() if k in ANNOTATIONS} | {"const": key}
+
+    def _bounds(self, node: dict, path: str) -> dict:
+        if not any(k in node for k in _BOUNDS):
+            return node
+        types = node.get("type")
+        types = [types] if isinstance(types, str) else list(types or [])
+        numeric = [t for t in types if t in ("integer", "number")]
+        lo, hi = _int_bounds(node)
+        if "enum" in node or "const" in node:
+            values = node["enum"] if "enum" in node else [node.pop("const")]
+            node["enum"] = [
+                v
+                for v in values
+                if not isinstance(v, (int, float))
+                or isinstance(v, bool)
+                or ((lo is None or v >= lo) and (hi is None or v <= hi))
+            ]
+            return {k: v for k, v in node.items() if k not in _BOUNDS}
+        if not numeric:
+            if types:  # bounds on non-numbers have no effect
+                return {k: v for k, v in node.items() if k not in _BOUNDS}
+            numeric, types = ["integer"], ["integer", *types]
+            self.unsupported.append(f"{path}/type:any-with-bounds")  # untyped bounded schema: numbers only
+        if lo is not None and hi is not None and lo > hi:
+            self.unsupported.append(f"{path}/minimum:above-maximum")
+            lo, hi = hi, lo
+        regex = integer_range_regex(lo, hi)
+        key = f"__ctrlgen_range_{len(self.placeholders)}__"
+        self.placeholders[key] = regex
+        others = [t for t in types if t not in ("integer", "number")]
+        rest = {k: v for k, v in node.items() if k not in _BOUNDS and k != "type"}
+        if not others:
+            return {**{k: v for k, v in rest.items() if k in ANNOTATIONS}, "const": key}
+        return {"anyOf": [{"const": key}, {**rest, "type": others}]}
+
+
+_META = set("\\.+*?()|[]{}^$#&-~")
+
+
+def _escape(text: str) -> str:
+    """Escape regex metacharacters only (Rust's regex rejects some escapes Python's re.escape makes)."""
+    return "".join("\\" + ch if ch in _META else ch for ch in text)
+
+
+def schema_to_regex(schema: Any, strict: bool = True, whitespace: str = r"[ ]?") -> CompiledSchema:
+    """Compile ``schema`` to a regex; see the module docstring for what is exact and what is reported."""
+    from outlines_core.json_schema import build_regex_from_schema
+
+    _check(schema)
+    if schema is True or schema == {}:
+        schema = {"type": "object"}  # any document is valid: generate objects
+    if schema is False:
+        raise UnsupportedSchemaError("the schema `false` accepts no document", ["/"])
+    rewriter = _Rewriter(strict)
+    rewritten = rewriter.visit(copy.deepcopy(schema), "")
+    if rewriter.unsupported and strict:
+        names = ", ".join(rewriter.unsupported)
+        raise UnsupportedSchemaError(
+            f"schema keywords that cannot be compiled exactly: {names} (JsonSchema(..., strict=False) enforces the "
+            "rest and validates outputs with jsonschema)",
+            rewriter.unsupported,
+        )
+    try:
+        regex = build_regex_from_schema(json.dumps(rewritten), whitespace)
+    except Exception as e:  # outlines-core raises its own error types for what it cannot compile
+        raise UnsupportedSchemaError(f"outlines-core cannot compile this schema: {e}", [str(e)]) from None
+    for key, pattern in rewriter.placeholders.items():
+        quoted = re.escape(f'"{key}"') if f'"{key}"' not in regex else f'"{key}"'
+        regex = regex.replace(quoted, f"({pattern})")
+    return CompiledSchema(regex, tuple(rewriter.unsupported), schema)
