@@ -1,5 +1,18 @@
 """ctrlgen: controllable text generation with diffusion language models."""
 
+from constraints import (
+    Constraint,
+    ConstraintError,
+    InvalidSchemaError,
+    JsonSchema,
+    Length,
+    Regex,
+    Slot,
+    Template,
+    UnsatisfiableConstraintError,
+    UnsupportedSchemaError,
+)
+
 from .config import DenoiserConfig
 from .data import TextDataModule, TextSource
 from .errors import (
@@ -21,6 +34,16 @@ from .training import TrainConfig, train
 
 __all__ = [
     "load",
+    "Constraint",
+    "Length",
+    "Regex",
+    "JsonSchema",
+    "Template",
+    "Slot",
+    "ConstraintError",
+    "InvalidSchemaError",
+    "UnsatisfiableConstraintError",
+    "UnsupportedSchemaError",
     "DiffusionLM",
     "DenoiserConfig",
     "DenoiserModel",

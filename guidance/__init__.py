@@ -1,6 +1,19 @@
-"""Turning constraints into per-step action on a canvas: the hook interface, and (next) token automata,
-the any-order feasibility DP, joint constrained sampling and classifier guidance."""
+"""Turning constraints into per-step action on a canvas: the hook interface, token automata, the
+any-order feasibility DP, joint constrained sampling."""
 
+from .automaton import TokenAutomaton, product
+from .compile import CompiledConstraint, compile_constraint
+from .guide import ConstraintGuide, Span
 from .interface import Guide, StepOutput, StepState
 
-__all__ = ["Guide", "StepOutput", "StepState"]
+__all__ = [
+    "Guide",
+    "StepOutput",
+    "StepState",
+    "TokenAutomaton",
+    "product",
+    "CompiledConstraint",
+    "compile_constraint",
+    "ConstraintGuide",
+    "Span",
+]

@@ -38,3 +38,21 @@ def test_generate_on_gpu_matches_requested_shape(tiny_run, sampler):
     canvas = torch.full((4, 24), lm.mask_token_id)
     tokens = lm.sample_tokens(canvas, sampler=sampler, seed=0)
     assert tokens.shape == (4, 24) and not (tokens == lm.mask_token_id).any()
+
+
+def test_constrained_generation_on_gpu():
+    import json
+    import re
+
+    import jsonschema
+
+    from constraints import JsonSchema, Length, Regex
+
+    lm = ctrlgen.load(device="cuda")
+    schema = {"type": "object", "properties": {"stars": {"type": "integer", "minimum": 1, "maximum": 5},
+                                                "food": {"enum": ["Chinese", "French"]}}, "required": ["stars", "food"]}
+    for text in lm.generate(n=8, constraints=[JsonSchema(schema)], seed=0, steps=16):
+        jsonschema.validate(json.loads(text), schema)
+    for text in lm.generate(n=8, constraints=[Regex(r"[a-z ]+") & Length(min=4, max=8)], seed=0, sampler="confidence"):
+        assert re.fullmatch(r"[a-z ]+", text)
+    assert all(re.fullmatch(r"The .+ is .+\.", t) for t in lm.fill("The {3} is {2}.", n=4, seed=0))
