@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 import tarfile
 import time
 from pathlib import Path
 
-import jsonschema
-import torch
+# this file is named after the `constraints` package it measures: keep its own folder off the import path
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import ctrlgen
-from constraints import ConstraintError, JsonSchema
-from guidance.compile import compile_constraint
-from guidance.json_schema import schema_to_regex
-from guidance.vocabulary import outlines_vocabulary
+import jsonschema  # noqa: E402
+import torch  # noqa: E402
+
+import ctrlgen  # noqa: E402
+from constraints import ConstraintError, JsonSchema  # noqa: E402
+from guidance.compile import compile_constraint  # noqa: E402
+from guidance.json_schema import schema_to_regex  # noqa: E402
+from guidance.vocabulary import outlines_vocabulary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"
@@ -160,7 +163,10 @@ def overhead(lm, schema: dict, steps: int = 32) -> dict:
     finally:
         lm.denoise = denoise
     return {
-        "canvas": 128, "batch": 8, "steps": steps, "states": guide.spans[0].automaton.num_states,
+        "canvas": 128,
+        "batch": 8,
+        "steps": steps,
+        "states": guide.spans[0].automaton.num_states,
         "classes": guide.spans[0].automaton.num_classes,
         "guide_s_per_step": round(timings["guide"] / steps, 4),
         "forward_s_per_call": round(timings["forward"] / max(forward_calls[0], 1), 4),

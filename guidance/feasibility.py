@@ -12,43 +12,69 @@ Several positions committed in one step are drawn jointly by forward filtering (
 weighted by the model's own distribution aggregated per class) and backward sampling, so that the committed
 canvas stays completable and the draw follows the model restricted to the language.
 
-All work is over class-level edges ``(q, c, q')`` and batched over canvases: one ``index_add`` per position.
+The loops over positions run in compiled kernels (:mod:`guidance._kernels`), over class-level edges of the
+states actually reachable, one canvas per parallel iteration; this module converts to and from tensors.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from . import _kernels as K
 from .automaton import TokenAutomaton
 from .categorical import draw_categorical
 
-__all__ = ["DeviceAutomaton", "reachability", "allowed_classes", "joint_sample"]
+__all__ = ["DeviceAutomaton", "position_classes", "reachability", "allowed_classes", "joint_sample"]
 
 
 @dataclass
 class DeviceAutomaton:
-    """A :class:`TokenAutomaton` as tensors on one device."""
+    """A :class:`TokenAutomaton` laid out for the kernels: edge lists sorted by source and by destination,
+    and the any-class successor relation."""
 
     automaton: TokenAutomaton
-    src: torch.Tensor  #: (E,) int64
-    cls: torch.Tensor  #: (E,) int64
-    dst: torch.Tensor  #: (E,) int64
-    token_class: torch.Tensor  #: (V,) int64, -1 for tokens never allowed
-    accept: torch.Tensor  #: (S,) bool
+    table: np.ndarray
+    out_ptr: np.ndarray
+    out_cls: np.ndarray
+    out_dst: np.ndarray
+    in_ptr: np.ndarray
+    in_src: np.ndarray
+    in_cls: np.ndarray
+    succ_ptr: np.ndarray
+    succ_dst: np.ndarray
+    pred_ptr: np.ndarray
+    pred_src: np.ndarray
+    accept: np.ndarray
+    token_class: torch.Tensor  #: (V,) int64 on the device, -1 for tokens never allowed
     start: int
 
     @classmethod
     def build(cls, automaton: TokenAutomaton, device: torch.device | str = "cpu") -> DeviceAutomaton:
-        src, c, dst = (torch.from_numpy(x).to(device) for x in automaton.edges())
+        s = automaton.num_states
+        src, c, dst = automaton.edges()
+        out_ptr, out_cls, out_dst = K.csr(src, (c, dst), s)
+        in_ptr, in_src, in_cls = K.csr(dst, (src, c), s)
+        pairs = np.unique(np.stack([src, dst], axis=1), axis=0) if len(src) else np.zeros((0, 2), np.int64)
+        succ_ptr, succ_dst = K.csr(pairs[:, 0], (pairs[:, 1],), s)
+        pred_ptr, pred_src = K.csr(pairs[:, 1], (pairs[:, 0],), s)
         return cls(
             automaton,
-            src,
-            c,
-            dst,
+            np.ascontiguousarray(automaton.table),
+            out_ptr,
+            out_cls,
+            out_dst,
+            in_ptr,
+            in_src,
+            in_cls,
+            succ_ptr,
+            succ_dst,
+            pred_ptr,
+            pred_src,
+            automaton.accept.astype(np.uint8),
             torch.from_numpy(automaton.token_class.astype("int64")).to(device),
-            torch.from_numpy(automaton.accept).to(device),
             automaton.start,
         )
 
@@ -61,68 +87,46 @@ class DeviceAutomaton:
         return self.automaton.num_classes
 
 
-def _position_weights(dev: DeviceAutomaton, tokens: torch.Tensor, masked: torch.Tensor, masked_weights: torch.Tensor):
-    """(B, L, C) weights: ``masked_weights`` at masked positions, a one-hot of the token's class elsewhere
-    (a zero row when the fixed token is not allowed anywhere)."""
-    fixed_cls = dev.token_class[tokens]  # (B, L)
-    onehot = torch.zeros_like(masked_weights)
-    onehot.scatter_(-1, fixed_cls.clamp_min(0).unsqueeze(-1), 1.0)
-    onehot = onehot * (fixed_cls >= 0).unsqueeze(-1)
-    return torch.where(masked.unsqueeze(-1), masked_weights, onehot)
+def position_classes(dev: DeviceAutomaton, tokens: torch.Tensor, masked: torch.Tensor) -> np.ndarray:
+    """``(B, L)`` int64 for the kernels: ``-2`` masked, else the fixed token's class (``-1``: never allowed)."""
+    cls = torch.where(masked, torch.full_like(tokens, K.MASKED), dev.token_class[tokens])
+    return np.ascontiguousarray(cls.cpu().numpy())
 
 
-def reachability(dev: DeviceAutomaton, tokens: torch.Tensor, masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward reachable and backward live state sets.
-
-    Parameters
-    ----------
-    tokens, masked:
-        ``(B, L)`` canvas and its masked positions.
-
-    Returns
-    -------
-    (F, Bk):
-        ``(B, L+1, S)`` float32 0/1 tensors: ``F[:, i]`` the states before position ``i``, ``Bk[:, i]`` the live
-        states before position ``i`` (``Bk[:, L]`` = accepting states).
-    """
-    b, n = tokens.shape
-    s = dev.num_states
-    w = _position_weights(dev, tokens, masked, torch.ones(b, n, dev.num_classes, device=tokens.device)) > 0
-    w = w.float()
-    fwd = torch.zeros(b, n + 1, s, device=tokens.device)
-    bwd = torch.zeros(b, n + 1, s, device=tokens.device)
-    fwd[:, 0, dev.start] = 1.0
-    bwd[:, n] = dev.accept.float()
-    for i in range(n):
-        flow = fwd[:, i, dev.src] * w[:, i, dev.cls]  # (B, E)
-        fwd[:, i + 1].index_add_(1, dev.dst, flow)
-        fwd[:, i + 1] = (fwd[:, i + 1] > 0).float()
-    for i in range(n - 1, -1, -1):
-        flow = bwd[:, i + 1, dev.dst] * w[:, i, dev.cls]
-        bwd[:, i].index_add_(1, dev.src, flow)
-        bwd[:, i] = (bwd[:, i] > 0).float()
-    return fwd, bwd
+def reachability(dev: DeviceAutomaton, tokens: torch.Tensor, masked: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Forward reachable and backward live state sets, each ``(B, L+1, S)`` uint8 (``[:, L]`` of the backward
+    sets is the accepting states)."""
+    return K.reach(
+        position_classes(dev, tokens, masked),
+        dev.table,
+        dev.succ_ptr,
+        dev.succ_dst,
+        dev.pred_ptr,
+        dev.pred_src,
+        dev.start,
+        dev.accept,
+    )
 
 
-def allowed_classes(dev: DeviceAutomaton, fwd: torch.Tensor, bwd: torch.Tensor, chunk: int = 32) -> torch.Tensor:
-    """``(B, L, C)`` bool: classes a position may take so that the canvas stays completable (the logit mask)."""
-    b, n1, _ = fwd.shape
-    n = n1 - 1
-    out = torch.zeros(b, n, dev.num_classes, device=fwd.device)
-    for lo in range(0, n, chunk):
-        hi = min(lo + chunk, n)
-        through = fwd[:, lo:hi, dev.src] * bwd[:, lo + 1 : hi + 1, dev.dst]  # (B, l, E)
-        out[:, lo:hi].index_add_(2, dev.cls, through)
-    return out > 0
+def allowed_classes(
+    dev: DeviceAutomaton, tokens: torch.Tensor, masked: torch.Tensor, fwd: np.ndarray, bwd: np.ndarray
+) -> torch.Tensor:
+    """``(B, L, C)`` bool on the canvas's device: the classes a masked position may take so that the canvas
+    stays completable (the logit mask); all False at fixed positions."""
+    out = K.allowed(
+        position_classes(dev, tokens, masked), fwd, bwd, dev.out_ptr, dev.out_cls, dev.out_dst, dev.num_classes
+    )
+    return torch.from_numpy(out).to(tokens.device).bool()
 
 
 def class_weights(dev: DeviceAutomaton, probs: torch.Tensor) -> torch.Tensor:
     """``(B, L, C)`` float64: the model's probability mass on each class (tokens outside every class dropped)."""
     b, n, v = probs.shape
-    keep = dev.token_class >= 0
-    out = torch.zeros(b, n, dev.num_classes, dtype=torch.float64, device=probs.device)
-    out.index_add_(2, dev.token_class[keep], probs[..., keep].double())
-    return out
+    # tokens of no class go to one extra bucket, dropped after: no copy of the (B, L, V) distribution
+    bucket = torch.where(dev.token_class >= 0, dev.token_class, dev.num_classes)
+    out = torch.zeros(b, n, dev.num_classes + 1, dtype=torch.float64, device=probs.device)
+    out.index_add_(2, bucket, probs.double())
+    return out[..., :-1]
 
 
 def joint_sample(
@@ -149,8 +153,8 @@ def joint_sample(
     probs:
         ``(B, L, V)`` sampling distribution (already zero on tokens the mask forbids).
     allowed:
-        ``(B, L, C)`` bool from :func:`allowed_classes`; used as a floor when the distribution gives no mass
-        to any valid completion (a nucleus cut can do that).
+        ``(B, L, C)`` bool from :func:`allowed_classes`; a tiny floor on these classes keeps a valid
+        completion drawable when the distribution gives none any mass (a nucleus cut can do that).
 
     Returns
     -------
@@ -158,34 +162,32 @@ def joint_sample(
         ``(B, L)`` int64, the drawn tokens at ``commit`` and ``tokens`` elsewhere.
     """
     b, n = tokens.shape
-    device = tokens.device
-    w_cls = class_weights(dev, probs)
-    w_cls = torch.where(allowed, w_cls, torch.zeros_like(w_cls))
-    # a tiny floor on allowed classes: a row whose distribution leaves no valid completion still gets one
-    floor = allowed.double() * 1e-200
-    w = _position_weights(dev, tokens, masked, w_cls + floor)
-    alphas = torch.zeros(b, n + 1, dev.num_states, dtype=torch.float64, device=device)
-    alphas[:, 0, dev.start] = 1.0
-    for i in range(n):
-        flow = alphas[:, i, dev.src] * w[:, i, dev.cls]
-        nxt = torch.zeros(b, dev.num_states, dtype=torch.float64, device=device)
-        if most_probable:
-            nxt.scatter_reduce_(1, dev.dst.expand(b, -1), flow, reduce="amax")
-        else:
-            nxt.index_add_(1, dev.dst, flow)
-        alphas[:, i + 1] = nxt / nxt.amax(-1, keepdim=True).clamp_min(1e-300)  # rescale against underflow
-    final = alphas[:, n] * dev.accept.double()
-    state = final.argmax(-1) if most_probable else draw_categorical(final, generator)
-    path_cls = torch.zeros(b, n, dtype=torch.long, device=device)
-    for i in range(n - 1, -1, -1):
-        weight = alphas[:, i, dev.src] * w[:, i, dev.cls] * (dev.dst.unsqueeze(0) == state.unsqueeze(1))
-        edge = weight.argmax(-1) if most_probable else draw_categorical(weight, generator)
-        path_cls[:, i] = dev.cls[edge]
-        state = dev.src[edge]
-    # a token within each committed position's class, drawn from the model (argmax for max-product)
-    in_class = dev.token_class.view(1, 1, -1) == path_cls.unsqueeze(-1)  # (B, L, V)
-    tok_w = probs.double() * in_class
-    empty = tok_w.sum(-1, keepdim=True) <= 0
-    tok_w = torch.where(empty, in_class.double(), tok_w)
-    drawn = tok_w.argmax(-1) if most_probable else draw_categorical(tok_w, generator)
-    return torch.where(commit, drawn, tokens)
+    w = class_weights(dev, probs)
+    w = torch.where(allowed, w + 1e-200, torch.zeros_like(w))
+    uniforms = torch.rand(b, n + 1, generator=generator, dtype=torch.float64).numpy()
+    path = K.joint_path(
+        position_classes(dev, tokens, masked),
+        np.ascontiguousarray(w.cpu().numpy()),
+        dev.table,
+        dev.out_ptr,
+        dev.out_cls,
+        dev.out_dst,
+        dev.in_ptr,
+        dev.in_src,
+        dev.in_cls,
+        dev.start,
+        dev.accept,
+        uniforms,
+        most_probable,
+    )
+    path_cls = torch.from_numpy(path).to(tokens.device)
+    rows, cols = commit.nonzero(as_tuple=True)
+    out = tokens.clone()
+    if rows.numel():
+        # a token within each committed position's class, drawn from the model (argmax for max-product)
+        in_class = dev.token_class.unsqueeze(0) == path_cls[rows, cols].unsqueeze(1)  # (K, V)
+        tok_w = probs[rows, cols].double() * in_class
+        tok_w = torch.where(tok_w.sum(-1, keepdim=True) > 0, tok_w, in_class.double())
+        drawn = tok_w.argmax(-1) if most_probable else draw_categorical(tok_w, generator)
+        out[rows, cols] = drawn
+    return out

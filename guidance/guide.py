@@ -62,8 +62,7 @@ class ConstraintGuide(Guide):
             dev = self._dev(i, tokens.device)
             sub = slice(span.start, span.stop)
             _, bwd = reachability(dev, tokens[:, sub], masked[:, sub])
-            dead = bwd[:, 0, dev.start] == 0
-            if dead.any():
+            if (bwd[:, 0, dev.start] == 0).any():
                 shortest = span.automaton.shortest_accepted()
                 length = span.stop - span.start
                 if shortest is None:
@@ -84,12 +83,12 @@ class ConstraintGuide(Guide):
             dev = self._dev(i, state.tokens.device)
             sub = slice(span.start, span.stop)
             fwd, bwd = reachability(dev, state.tokens[:, sub], state.masked[:, sub])
-            allowed = allowed_classes(dev, fwd, bwd)  # (B, l, C)
+            allowed = allowed_classes(dev, state.tokens[:, sub], state.masked[:, sub], fwd, bwd)  # (B, l, C)
             self._allowed.append(allowed)
             cls = dev.token_class
-            token_ok = allowed[..., cls.clamp_min(0)] & (cls >= 0)  # (B, l, V)
-            token_ok = token_ok | ~state.masked[:, sub].unsqueeze(-1)  # fixed positions are left alone
-            log_probs[:, sub] = log_probs[:, sub].masked_fill(~token_ok, float("-inf"))
+            forbidden = ~allowed[..., cls.clamp_min(0)] | (cls < 0)  # (B, l, V)
+            forbidden &= state.masked[:, sub].unsqueeze(-1)  # fixed positions are left alone
+            log_probs[:, sub].masked_fill_(forbidden, float("-inf"))
         return log_probs
 
     def sample(

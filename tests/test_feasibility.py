@@ -49,7 +49,7 @@ def test_dp_agrees_with_brute_force(automaton, canvas):
     fwd, bwd = reachability(dev, tokens, masked)
     valid = completions(automaton, canvas)
     assert bool(bwd[0, 0, automaton.start]) == bool(valid)
-    allowed = allowed_classes(dev, fwd, bwd)[0]
+    allowed = allowed_classes(dev, tokens, masked, fwd, bwd)[0]
     for i, t in enumerate(canvas):
         if t != MASK:
             continue
@@ -78,7 +78,7 @@ def test_joint_commit_keeps_canvas_completable(automaton, canvas, seed):
     tokens = torch.tensor([canvas])
     masked = tokens == MASK
     fwd, bwd = reachability(dev, tokens, masked)
-    allowed = allowed_classes(dev, fwd, bwd)
+    allowed = allowed_classes(dev, tokens, masked, fwd, bwd)
     g = torch.Generator().manual_seed(seed)
     commit = masked & (torch.rand(masked.shape, generator=g) < 0.6)
     probs = torch.rand(1, len(canvas), V, generator=g, dtype=torch.float64)
@@ -105,7 +105,7 @@ def test_joint_sampler_matches_the_model_restricted_to_the_language():
     tokens = torch.full((draws, n), MASK)
     masked = torch.ones(draws, n, dtype=torch.bool)
     fwd, bwd = reachability(dev, tokens[:1], masked[:1])
-    allowed = allowed_classes(dev, fwd, bwd).expand(draws, -1, -1)
+    allowed = allowed_classes(dev, tokens[:1], masked[:1], fwd, bwd).expand(draws, -1, -1)
     out = joint_sample(dev, tokens, masked, masked, p.expand(draws, -1, -1), allowed, g)
     support = completions(automaton, [MASK] * n)
     weight = np.array([np.prod([p[i, t].item() for i, t in enumerate(seq)]) for seq in support])
@@ -128,6 +128,8 @@ def test_max_product_returns_the_most_probable_valid_assignment():
     p[..., MASK] = 0
     tokens, masked = torch.full((1, 3), MASK), torch.ones(1, 3, dtype=torch.bool)
     fwd, bwd = reachability(dev, tokens, masked)
-    out = joint_sample(dev, tokens, masked, masked, p, allowed_classes(dev, fwd, bwd), g, most_probable=True)
+    out = joint_sample(
+        dev, tokens, masked, masked, p, allowed_classes(dev, tokens, masked, fwd, bwd), g, most_probable=True
+    )
     best = max(completions(automaton, [MASK] * 3), key=lambda s: np.prod([p[0, i, t].item() for i, t in enumerate(s)]))
     assert out[0].tolist() == best

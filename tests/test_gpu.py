@@ -49,8 +49,14 @@ def test_constrained_generation_on_gpu():
     from constraints import JsonSchema, Length, Regex
 
     lm = ctrlgen.load(device="cuda")
-    schema = {"type": "object", "properties": {"stars": {"type": "integer", "minimum": 1, "maximum": 5},
-                                                "food": {"enum": ["Chinese", "French"]}}, "required": ["stars", "food"]}
+    schema = {
+        "type": "object",
+        "properties": {
+            "stars": {"type": "integer", "minimum": 1, "maximum": 5},
+            "food": {"enum": ["Chinese", "French"]},
+        },
+        "required": ["stars", "food"],
+    }
     for text in lm.generate(n=8, constraints=[JsonSchema(schema)], seed=0, steps=16):
         jsonschema.validate(json.loads(text), schema)
     for text in lm.generate(n=8, constraints=[Regex(r"[a-z ]+") & Length(min=4, max=8)], seed=0, sampler="confidence"):
