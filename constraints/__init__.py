@@ -15,6 +15,7 @@ from .errors import (
 from .json_schema import JsonSchema
 from .length import Length
 from .regex import Regex
+from .style import InvalidStyleError, Style
 from .template import Slot, Template
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "JsonSchema",
     "Template",
     "Slot",
+    "Style",
+    "InvalidStyleError",
     "ConstraintError",
     "ConstraintTooLargeError",
     "InvalidSchemaError",

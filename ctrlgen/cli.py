@@ -86,6 +86,71 @@ def _export(args: argparse.Namespace) -> None:
     print(f"model written to {export_checkpoint(args.checkpoint, args.run, args.out)}")
 
 
+def _add_rewrite(sub) -> None:
+    p = sub.add_parser("rewrite", help="rewrite a text towards a style")
+    p.add_argument("text")
+    p.add_argument("--style", action="append", default=[], help="CLASSIFIER=LABEL, e.g. sentiment=positive")
+    p.add_argument("--scale", type=float, default=4.0, help="guidance strength")
+    p.add_argument("--top-k", type=int, default=16, help="exact re-scoring of the k likeliest tokens (0: gradient)")
+    p.add_argument("--strength", type=float, default=0.5, help="fraction of tokens re-noised, in (0, 1]")
+    p.add_argument("--random", action="store_true", help="pick the re-noised tokens at random, not by saliency")
+    p.add_argument("--model", default=None)
+    p.add_argument("-n", type=int, default=3)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None)
+
+
+def _rewrite(args: argparse.Namespace) -> None:
+    from constraints import Style
+
+    from .pipeline import load
+
+    styles = []
+    for spec in args.style:
+        name, sep, label = spec.partition("=")
+        if not sep:
+            raise CtrlgenError(f"--style takes CLASSIFIER=LABEL, got {spec!r}")
+        styles.append(Style(name, label, scale=args.scale, top_k=args.top_k))
+    lm = load(args.model, device=args.device)
+    for text in lm.rewrite(
+        args.text, constraints=styles, strength=args.strength, n=args.n, seed=args.seed, salient=not args.random
+    ):
+        print(text.replace("\n", "\\n"))
+
+
+def _add_train_classifier(sub) -> None:
+    p = sub.add_parser("train-classifier", help="train a noisy-input style classifier")
+    p.add_argument("--data", action="append", required=True, help="folder of *.<label> files, a file, or a CSV")
+    p.add_argument("--out", required=True)
+    p.add_argument("--name", default=None, help="the classifier's name (default: the output folder's name)")
+    p.add_argument("--labels", default=None, help="comma-separated names for the sorted labels, e.g. negative,positive")
+    p.add_argument("--label-column", default=None, help="label column of a CSV")
+    p.add_argument("--tokenizer", default=None, help="model directory whose tokenizer to use (default: shipped model)")
+    p.add_argument("--max-steps", type=int, default=1500)
+    p.add_argument("--accelerator", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _train_classifier(args: argparse.Namespace) -> None:
+    from .classifier_training import ClassifierTrainConfig, train_classifier
+
+    cfg = ClassifierTrainConfig(
+        data=args.data,
+        out=args.out,
+        name=args.name or Path(args.out).name,
+        tokenizer=args.tokenizer,
+        labels=args.labels.split(",") if args.labels else None,
+        label_column=args.label_column,
+        max_steps=args.max_steps,
+        accelerator=args.accelerator,
+        seed=args.seed,
+    )
+    out = train_classifier(cfg)
+    summary = json.loads((out / "training.json").read_text())
+    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
+    print(f"classifier written to {out}")
+
+
 def _add_corpus(sub) -> None:
     p = sub.add_parser("corpus", help="write the default model's corpus (JSONL) from the shared data folder")
     p.add_argument("--data-dir", default="../shared/data")
@@ -167,8 +232,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_corpus(sub)
     _add_export(sub)
     _add_fill(sub)
+    _add_rewrite(sub)
+    _add_train_classifier(sub)
     args = parser.parse_args(argv)
-    commands = {"generate": _generate, "train": _train, "corpus": _corpus, "export": _export, "fill": _fill}
+    commands = {
+        "generate": _generate,
+        "train": _train,
+        "corpus": _corpus,
+        "export": _export,
+        "fill": _fill,
+        "rewrite": _rewrite,
+        "train-classifier": _train_classifier,
+    }
     try:
         commands[args.command](args)
     except (CtrlgenError, ConstraintError) as e:

@@ -16,7 +16,7 @@ from .automaton import TokenAutomaton
 from .feasibility import DeviceAutomaton, allowed_classes, joint_sample, reachability
 from .interface import Guide, StepState
 
-__all__ = ["Span", "ConstraintGuide"]
+__all__ = ["Span", "ConstraintGuide", "BanTokens"]
 
 
 @dataclass(frozen=True)
@@ -111,3 +111,16 @@ class ConstraintGuide(Guide):
                 self.most_probable,
             )
         return out
+
+
+class BanTokens(Guide):
+    """Forbids some tokens at every masked position (a rewrite must not end the text early)."""
+
+    def __init__(self, token_ids: list[int]) -> None:
+        self.token_ids = list(token_ids)
+
+    def process_logits(self, state: StepState) -> torch.Tensor:
+        log_probs = state.log_probs.clone()
+        banned = log_probs[..., self.token_ids]
+        log_probs[..., self.token_ids] = torch.where(state.masked.unsqueeze(-1), float("-inf"), banned)
+        return log_probs

@@ -142,7 +142,12 @@ class _Rewriter:
         if not isinstance(node, dict):
             return node
         for key in list(node):
-            if key in ANNOTATIONS or key in EXACT_KEYWORDS or (key == "uniqueItems" and node[key] is False):
+            if (
+                key in ANNOTATIONS
+                or key in EXACT_KEYWORDS
+                or key == "pattern"
+                or (key == "uniqueItems" and node[key] is False)
+            ):
                 continue
             self.unsupported.append(f"{path}/{key}")
             if not self.strict and key != "oneOf":  # oneOf becomes anyOf below; validation does the rest
@@ -157,6 +162,8 @@ class _Rewriter:
                 self.unsupported.append(f"{path}/properties/{json.dumps(name)}:needs-escaping")
         if "enum" in node or "const" in node:
             node = self._literals(node, path)
+        elif "pattern" in node:
+            node = self._pattern(node, path)
         if "format" in node and node["format"] not in FORMATS:
             self.unsupported.append(f"{path}/format:{node['format']}")
             if not self.strict:
@@ -176,6 +183,21 @@ class _Rewriter:
         if "const" in node and str(node["const"]).startswith("__ctrlgen_"):
             return node
         return self._bounds(node, path)
+
+    def _pattern(self, node: dict, path: str) -> dict:
+        """A string ``pattern`` as our own regex: outlines-core does not enforce anchored patterns. Exact when
+        the pattern can only match characters that JSON writes unescaped; reported otherwise."""
+        inner = _json_safe_pattern(node["pattern"])
+        if inner is not None and ("minLength" in node or "maxLength" in node):
+            inner = _with_length(node["pattern"], node.get("minLength", 0), node.get("maxLength"))
+        if inner is None or node.get("type", "string") != "string":
+            self.unsupported.append(f"{path}/pattern")
+            if not self.strict:
+                node.pop("pattern")
+            return node
+        key = f"__ctrlgen_pattern_{len(self.placeholders)}__"
+        self.placeholders[key] = f'"{inner}"'
+        return {k: v for k, v in node.items() if k in ANNOTATIONS} | {"const": key}
 
     def _literals(self, node: dict, path: str) -> dict:
         """``enum``/``const`` as an alternation of their exact JSON texts (outlines-core does not escape
@@ -229,6 +251,101 @@ class _Rewriter:
         if not others:
             return {**{k: v for k, v in rest.items() if k in ANNOTATIONS}, "const": key}
         return {"anyOf": [{"const": key}, {**rest, "type": others}]}
+
+
+_STRING_CHAR = r'([^"\\\x00-\x1F\x7F-\x9F]|\\["\\/bfnrt])'
+
+
+#: ``\d`` and ``\w`` never match a character JSON escapes; ``\s`` does (newline, tab), as do the negations.
+SAFE_CATEGORIES = {"CATEGORY_DIGIT", "CATEGORY_WORD"}
+
+
+def _json_safe_pattern(pattern: str) -> str | None:
+    """The JSON-string-content regex for an ECMA-style search ``pattern``, or None when the pattern may match
+    a character JSON must escape (then the raw regex would not be exact).
+
+    Only patterns built from literal characters, non-negated classes and ranges of such characters,
+    groups, alternation and repetition qualify; ``^``/``$`` at the ends anchor, otherwise any string content
+    may surround the match (JSON Schema patterns search, they do not have to match whole).
+    """
+    import re._parser as sre_parse  # the standard library's own regex parser
+
+    try:
+        parsed = sre_parse.parse(pattern)
+    except re.error:
+        return None
+    unsafe = {ord('"'), ord("\\")}
+
+    def safe(items) -> bool:
+        for op, av in items:
+            name = str(op)
+            if name == "LITERAL":
+                if av in unsafe or av < 0x20 or 0x7F <= av <= 0x9F:
+                    return False
+            elif name == "IN":
+                for cop, cav in av:
+                    cname = str(cop)
+                    if cname == "LITERAL" and (cav in unsafe or cav < 0x20):
+                        return False
+                    if cname == "RANGE" and (
+                        cav[0] <= ord("\\") <= cav[1] or cav[0] <= ord('"') <= cav[1] or cav[0] < 0x20
+                    ):
+                        return False
+                    if cname == "NEGATE" or (cname == "CATEGORY" and str(cav) not in SAFE_CATEGORIES):
+                        return False
+            elif name in ("MAX_REPEAT", "MIN_REPEAT"):
+                if not safe(av[2]):
+                    return False
+            elif name == "SUBPATTERN":
+                if not safe(av[-1]):
+                    return False
+            elif name == "BRANCH":
+                if not all(safe(b) for b in av[1]):
+                    return False
+            elif name == "AT":
+                continue
+            elif name == "CATEGORY":
+                if str(av) not in SAFE_CATEGORIES:
+                    return False
+            else:  # ANY, NOT_LITERAL, CATEGORY, backreferences, lookarounds...
+                return False
+        return True
+
+    if not safe(parsed):
+        return None
+    body = pattern
+    start = body.startswith("^")
+    end = body.endswith("$") and not body.endswith("\\$")
+    body = body[1 if start else 0 : len(body) - 1 if end else len(body)]
+    if "^" in body.replace("[^", "") or "$" in body.replace("\\$", ""):
+        return None  # anchors inside: leave it to validation
+    return ("" if start else f"{_STRING_CHAR}*") + f"(?:{body})" + ("" if end else f"{_STRING_CHAR}*")
+
+
+def _with_length(pattern: str, lo: int, hi: int | None) -> str | None:
+    """An anchored single repeated character pattern (``^[a-z0-9_]+$``, the common case) with
+    ``minLength``/``maxLength`` folded into its repetition; None for anything else."""
+    import re._parser as sre_parse
+
+    if not (pattern.startswith("^") and pattern.endswith("$")):
+        return None
+    body = pattern[1:-1]
+    parsed = list(sre_parse.parse(body))
+    if len(parsed) != 1 or str(parsed[0][0]) != "MAX_REPEAT" or len(parsed[0][1][2]) != 1:
+        return None
+    rep_lo, rep_hi, item = parsed[0][1]
+    if str(item[0][0]) not in ("IN", "LITERAL", "CATEGORY"):  # one character per repetition, or lengths differ
+        return None
+    unit_end = body.rfind("{") if body.endswith("}") else len(body) - 1
+    unit = body[:unit_end] if body[-1] in "+*?}" else None
+    if not unit:
+        return None
+    lo = max(lo, rep_lo)
+    hi_r = None if rep_hi == sre_parse.MAXREPEAT else rep_hi
+    hi = min(h for h in (hi, hi_r) if h is not None) if (hi is not None or hi_r is not None) else None
+    if hi is not None and lo > hi:
+        return None
+    return f"(?:{unit}){{{lo},{'' if hi is None else hi}}}"
 
 
 _META = set("\\.+*?()|[]{}^$#&-~")

@@ -177,3 +177,26 @@ def test_intersection_laws(ab_tokenizer, p, q, chars):
     assert a.accepts(ids) == b.accepts(ids)
     if a.accepts(ids):
         assert only_p.accepts(ids)
+
+
+def test_state_budget_fails_fast(default_tokenizer):
+    from constraints import ConstraintTooLargeError
+
+    with pytest.raises(ConstraintTooLargeError, match="budget"):
+        compile_constraint(Regex(r"[a-z]{40}"), default_tokenizer, state_budget=10)
+
+
+def test_compiled_automata_are_cached_on_disk(default_tokenizer):
+    from guidance.compile import cache_dir
+
+    before = set(cache_dir().glob("*.npz")) if cache_dir().exists() else set()
+    first = compile_constraint(Regex(r"cache-test-[0-9]{2}"), default_tokenizer).automaton
+    added = set(cache_dir().glob("*.npz")) - before
+    assert len(added) == 1
+    again = compile_constraint(Regex(r"cache-test-[0-9]{2}"), default_tokenizer).automaton
+    assert (first.table == again.table).all() and (first.token_class == again.token_class).all()
+
+
+def test_most_probable_commits_are_valid(lm):
+    for text in lm.generate(n=3, constraints=[Regex(r"(red|green|blue) [0-9]{2}")], seed=0, most_probable=True):
+        assert re.fullmatch(r"(red|green|blue) [0-9]{2}", text)

@@ -1,0 +1,49 @@
+"""Soft style constraints: a classifier's gradient steers every reverse step towards a label."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Constraint
+from .errors import ConstraintError
+
+__all__ = ["Style", "InvalidStyleError"]
+
+
+class InvalidStyleError(ConstraintError):
+    """A style that cannot be used: unknown classifier name or label, bad scale, wrong tokenizer."""
+
+
+@dataclass(frozen=True, eq=False)
+class Style(Constraint):
+    """Steer generation towards ``target`` as judged by ``classifier``.
+
+    Parameters
+    ----------
+    classifier:
+        The name of a classifier shipped with ctrlgen (``"sentiment"``) or a loaded ``StyleClassifier``.
+    target:
+        A label name of the classifier (``"positive"``) or its index.
+    scale:
+        Strength of the guidance (0 reproduces unguided sampling exactly); finite, >= 0.
+    top_k:
+        0: first-order guidance (one gradient per step scores every token). k > 0: exact re-scoring of the
+        k most likely tokens at each masked position by the classifier (slower; for small budgets).
+    """
+
+    classifier: Any
+    target: str | int
+    scale: float = 1.0
+    top_k: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scale, (int, float)) or not math.isfinite(self.scale) or self.scale < 0:
+            raise InvalidStyleError(f"Style scale must be a finite number >= 0, got {self.scale!r}")
+        if not isinstance(self.top_k, int) or self.top_k < 0:
+            raise InvalidStyleError(f"Style top_k must be a non-negative integer, got {self.top_k!r}")
+
+    def describe(self) -> str:
+        name = self.classifier if isinstance(self.classifier, str) else getattr(self.classifier, "name", "?")
+        return f"Style({name}={self.target}, scale={self.scale})"

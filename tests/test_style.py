@@ -1,0 +1,146 @@
+"""Style guidance on a tiny model and a tiny classifier (trained in seconds by fixtures)."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from constraints import InvalidStyleError, Length, Regex, Style
+from ctrlgen import InvalidArgumentError
+from tests.conftest import tiny_corpus
+
+
+@pytest.fixture(scope="session")
+def price_classifier(tiny_run, tmp_path_factory):
+    """Tells 'cheap' sentences (label 1) from 'expensive' ones (label 0), on the tiny model's tokenizer."""
+    from ctrlgen.classifier_training import ClassifierTrainConfig, train_classifier
+    from guidance.classifier import StyleClassifier
+
+    folder = tmp_path_factory.mktemp("price")
+    docs = tiny_corpus(n=2000, seed=3)
+    (folder / "price.1").write_text("\n".join(d for d in docs if "cheap" in d) + "\n")
+    (folder / "price.0").write_text("\n".join(d for d in docs if "expensive" in d) + "\n")
+    out = train_classifier(
+        ClassifierTrainConfig(
+            data=[str(folder)],
+            out=str(tmp_path_factory.mktemp("clf")),
+            tokenizer=str(tiny_run),
+            name="price",
+            labels=["expensive", "cheap"],
+            d_model=32,
+            n_layers=1,
+            n_heads=2,
+            d_ff=64,
+            canvas_length=24,
+            batch_size=32,
+            max_steps=150,
+            progress=False,
+            accelerator="cpu",
+        )
+    )
+    return StyleClassifier.load(out)
+
+
+def _p_cheap(clf, texts):
+    return clf.predict_proba(texts)[:, 1].mean().item()
+
+
+def test_classifier_learned_its_labels(price_classifier):
+    probs = price_classifier.predict_proba(
+        ["the mill is a cheap french place .", "the mill is a expensive french place ."]
+    )
+    assert probs[0, 1] > 0.8 and probs[1, 1] < 0.2
+
+
+@pytest.mark.parametrize("top_k", [0, 8])
+def test_guidance_moves_probability_in_the_requested_direction(tiny_lm, price_classifier, top_k):
+    kw = dict(n=48, length=24, seed=0, sampler="confidence", batch_size=48)
+
+    def p_cheap(target: str, scale: float) -> float:
+        texts = tiny_lm.generate(constraints=[Style(price_classifier, target, scale, top_k)], **kw)
+        return _p_cheap(price_classifier, texts)
+
+    base, up, down = p_cheap("cheap", 0.0), p_cheap("cheap", 6.0), p_cheap("expensive", 6.0)
+    assert up > base + 0.05 and down < base - 0.05, (down, base, up)
+
+
+def test_scale_zero_reproduces_unguided_sampling(tiny_lm, price_classifier):
+    kw = dict(n=6, length=20, seed=5)
+    assert tiny_lm.generate(constraints=[Style(price_classifier, "cheap", scale=0.0)], **kw) == tiny_lm.generate(**kw)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from([r"[a-z ]+", r"(the|a) [a-z]+ [a-z ]*\.", r"[a-z]+( [a-z]+)*"]),
+    st.integers(6, 16),
+    st.floats(0.5, 8.0),
+    st.integers(0, 99),
+)
+def test_hard_constraints_hold_under_guidance(tiny_lm, price_classifier, pattern, length, scale, seed):
+    import re
+
+    constraints = [Style(price_classifier, "cheap", scale=scale), Regex(pattern) & Length(min=3, max=length)]
+    for text in tiny_lm.generate(n=3, length=24, constraints=constraints, seed=seed, steps=6):
+        assert re.fullmatch(pattern, text), text
+
+
+def test_rewrite_keeps_length_and_moves_style(tiny_lm, price_classifier):
+    source = "the mill is a expensive french place ."
+    n_tokens = len(tiny_lm.tokenizer(source, add_special_tokens=False)["input_ids"])
+    style = Style(price_classifier, "cheap", scale=6.0, top_k=8)
+    out = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=8, seed=0)
+    assert len(out) == 8
+    for text in out:
+        assert len(tiny_lm.tokenizer(text, add_special_tokens=False)["input_ids"]) <= n_tokens + 2
+    assert _p_cheap(price_classifier, out) > _p_cheap(price_classifier, [source]) + 0.3
+
+
+def test_rewrite_random_selection_keeps_most_tokens(tiny_lm):
+    source = "blue spice serves indian food in the riverside ."
+    ids = tiny_lm.tokenizer(source, add_special_tokens=False)["input_ids"]
+    out = tiny_lm.rewrite(source, strength=0.25, n=4, seed=1)
+    for text in out:
+        new = tiny_lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert sum(a == b for a, b in zip(ids, new)) >= math.floor(0.6 * len(ids))
+
+
+@pytest.mark.parametrize("strength", [0.0, -0.1, 1.5, float("nan")])
+def test_bad_strength(tiny_lm, strength):
+    with pytest.raises(InvalidArgumentError, match="strength"):
+        tiny_lm.rewrite("the mill is cheap .", strength=strength)
+
+
+@pytest.mark.parametrize("scale", [float("nan"), float("inf"), -1.0])
+def test_bad_scale(scale):
+    with pytest.raises(InvalidStyleError, match="scale"):
+        Style("sentiment", "positive", scale=scale)
+
+
+def test_unknown_style_name_and_label(tiny_lm, price_classifier):
+    with pytest.raises(InvalidStyleError, match="unknown style classifier"):
+        tiny_lm.generate(constraints=[Style("formality", "formal")])
+    with pytest.raises(InvalidStyleError, match="no label"):
+        tiny_lm.generate(constraints=[Style(price_classifier, "romantic")])
+
+
+def test_classifier_for_another_tokenizer(tiny_lm):
+    # the shipped sentiment classifier is built on the default model's tokenizer, not the tiny one
+    with pytest.raises(InvalidStyleError, match="another tokenizer"):
+        tiny_lm.generate(constraints=[Style("sentiment", "positive")])
+
+
+def test_default_sentiment_classifier_ships_and_guides():
+    import ctrlgen
+    from ctrlgen.styles import load_classifier
+
+    clf = load_classifier("sentiment")
+    assert clf.labels == ["negative", "positive"]
+    probs = clf.predict_proba(["the food was delicious and the staff were lovely .", "terrible , rude and dirty ."])
+    assert probs[0, 1] > 0.5 > probs[1, 1]
+    lm = ctrlgen.load()
+    style = Style("sentiment", "positive", 4.0, 16)
+    out = lm.rewrite("the food was cold and the waiter ignored us .", constraints=[style], strength=0.5, n=4, seed=0)
+    assert len(out) == 4 and all(isinstance(t, str) and t for t in out)
+    assert torch.isfinite(clf.predict_proba(out)).all()
