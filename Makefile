@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/ctrlgen generate -n 4 --length 64 --seed 0 --top-p 0.9
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --nbmake tests notebooks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ctrlgen constraints guidance tests benchmarks

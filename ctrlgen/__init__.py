@@ -8,10 +8,13 @@ from constraints import (
     Length,
     Regex,
     Slot,
+    Style,
     Template,
     UnsatisfiableConstraintError,
     UnsupportedSchemaError,
 )
+
+from guidance.classifier import StyleClassifier
 
 from .config import DenoiserConfig
 from .data import TextDataModule, TextSource
@@ -40,6 +43,8 @@ __all__ = [
     "JsonSchema",
     "Template",
     "Slot",
+    "Style",
+    "StyleClassifier",
     "ConstraintError",
     "InvalidSchemaError",
     "UnsatisfiableConstraintError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -60,6 +60,8 @@ class GenerationReport:
 
     n: int = 0
     resampled: int = 0  #: outputs drawn again because a validator rejected them
+    #: p(target | canvas) of the first style classifier at each reverse step, one (B,) tensor per step
+    style_trace: list = field(default_factory=list)
 
 
 class DiffusionLM:
@@ -338,6 +340,7 @@ class DiffusionLM:
             plan = plan_constraints(hard, self.tokenizer, length, self.model.config.max_canvas)
             guides.insert(0, plan.guide)
         tokens = self.sample_tokens(canvas, sampler, steps, temperature, top_p, guides + styles, base_seed, progress)
+        self.last_report = GenerationReport(n=n, style_trace=list(styles[0].trace) if styles else [])
         return self.decode(tokens)
 
     @torch.no_grad()
