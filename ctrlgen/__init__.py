@@ -13,7 +13,6 @@ from constraints import (
     UnsatisfiableConstraintError,
     UnsupportedSchemaError,
 )
-
 from guidance.classifier import StyleClassifier
 
 from .config import DenoiserConfig

@@ -24,7 +24,7 @@ from guidance.vocabulary import tokenizer_fingerprint
 from .data import TextSource, _CanvasCollator, _read_source
 from .errors import DataError
 
-__all__ = ["ClassifierTrainConfig", "read_labelled", "train_classifier", "ClassifierLightningModule"]
+__all__ = ["ClassifierTrainConfig", "read_labelled", "split_labelled", "train_classifier", "ClassifierLightningModule"]
 
 
 def read_labelled(spec: str, label_column: str | None = None) -> list[tuple[str, str]]:
@@ -58,8 +58,18 @@ def read_labelled(spec: str, label_column: str | None = None) -> list[tuple[str,
     return pairs
 
 
+def split_labelled(n: int, val_fraction: float = 0.2, seed: int = 0) -> tuple[list[int], list[int]]:
+    """Indices of a fixed, seeded train / held-out split (the benchmark re-derives the held-out part)."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    n_val = int(round(n * val_fraction))
+    return order[n_val:], sorted(order[:n_val])
+
+
 @dataclass
 class ClassifierTrainConfig:
+    """Options of ``ctrlgen train-classifier``."""
+
     data: list[str] = field(default_factory=list)  #: folders/files of ``*.<label>`` or CSVs
     out: str = "runs/classifier"
     tokenizer: str | None = None  #: a model directory whose tokenizer to use (default: the shipped model)
@@ -153,16 +163,13 @@ def train_classifier(cfg: ClassifierTrainConfig) -> Path:
     names = cfg.labels or raw_labels
     if len(names) != len(raw_labels):
         raise DataError(f"{len(names)} label names given for {len(raw_labels)} labels {raw_labels}")
-    order = list(range(len(pairs)))
-    random.Random(cfg.seed).shuffle(order)
-    n_val = int(round(len(pairs) * cfg.val_fraction))
-    val_idx, train_idx = set(order[:n_val]), order[n_val:]
+    train_idx, val_idx = split_labelled(len(pairs), cfg.val_fraction, cfg.seed)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(cfg.tokenizer or DEFAULT_MODEL_DIR)
     ids = tokenizer([t for t, _ in pairs], add_special_tokens=False)["input_ids"]
     ids = [x[: cfg.canvas_length] for x in ids]
     labels = [raw_labels.index(label) for _, label in pairs]
     train_set = _Labelled([ids[i] for i in train_idx], [labels[i] for i in train_idx])
-    val_set = _Labelled([ids[i] for i in sorted(val_idx)], [labels[i] for i in sorted(val_idx)])
+    val_set = _Labelled([ids[i] for i in val_idx], [labels[i] for i in val_idx])
     model = StyleClassifierModel(
         StyleClassifierConfig(
             vocab_size=len(tokenizer),

@@ -72,6 +72,60 @@ EXACT_KEYWORDS = frozenset(
         "format",
     }
 )
+#: Every keyword of the JSON Schema vocabularies (2020-12 and the older drafts' names). A keyword outside
+#: them has no effect on validity (the specification says to ignore unknown keywords), so it is not reported.
+VOCABULARY = frozenset(
+    {
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "dependentSchemas",
+        "prefixItems",
+        "items",
+        "contains",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "propertyNames",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "additionalItems",
+        "dependencies",
+        "type",
+        "enum",
+        "const",
+        "multipleOf",
+        "maximum",
+        "exclusiveMaximum",
+        "minimum",
+        "exclusiveMinimum",
+        "maxLength",
+        "minLength",
+        "pattern",
+        "maxItems",
+        "minItems",
+        "uniqueItems",
+        "maxContains",
+        "minContains",
+        "maxProperties",
+        "minProperties",
+        "required",
+        "dependentRequired",
+        "format",
+        "$ref",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$recursiveRef",
+        "$recursiveAnchor",
+        "$defs",
+        "definitions",
+        "contentSchema",
+    }
+)
 #: ``format`` values outlines-core compiles.
 FORMATS = frozenset({"date-time", "date", "time", "uuid", "email", "uri"})
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
@@ -126,6 +180,27 @@ def _int_bounds(node: dict) -> tuple[int | None, int | None]:
     return lo, hi
 
 
+def _disjoint(branches: Any) -> bool:
+    """Whether no value can be valid under two of the ``oneOf`` branches, judged from their ``type`` (single,
+    pairwise different, integer and number counted as overlapping) or their ``const``/``enum`` values."""
+    if not isinstance(branches, list) or not all(isinstance(b, dict) for b in branches):
+        return False
+    types = [b.get("type") for b in branches]
+    if all(isinstance(t, str) for t in types):
+        kinds = ["number" if t == "integer" else t for t in types]
+        if len(set(kinds)) == len(kinds):
+            return True
+    values = []
+    for b in branches:
+        if "const" in b:
+            values.append({json.dumps(b["const"], sort_keys=True)})
+        elif isinstance(b.get("enum"), list):
+            values.append({json.dumps(v, sort_keys=True) for v in b["enum"]})
+        else:
+            return False
+    return sum(len(v) for v in values) == len(set().union(*values))
+
+
 class _Rewriter:
     """Walks a schema: collects unsupported keywords, swaps bounded numbers for placeholders."""
 
@@ -142,12 +217,12 @@ class _Rewriter:
         if not isinstance(node, dict):
             return node
         for key in list(node):
-            if (
-                key in ANNOTATIONS
-                or key in EXACT_KEYWORDS
-                or key == "pattern"
-                or (key == "uniqueItems" and node[key] is False)
-            ):
+            if key not in VOCABULARY or key in EXACT_KEYWORDS or key == "pattern":
+                continue  # unknown keywords have no effect on validity; exact ones are compiled
+            if key == "oneOf" and _disjoint(node[key]):
+                node["anyOf"] = node.pop("oneOf")  # no document can match two branches: oneOf = anyOf
+                continue
+            if key == "uniqueItems" and node[key] is False:
                 continue
             self.unsupported.append(f"{path}/{key}")
             if not self.strict and key != "oneOf":  # oneOf becomes anyOf below; validation does the rest
