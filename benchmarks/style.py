@@ -62,8 +62,13 @@ def main() -> None:
         for scale in (0.0, args.scale):
             start = time.perf_counter()
             outs = [
-                lm.rewrite(s, constraints=[Style("sentiment", "positive", scale=scale, top_k=args.top_k)],
-                           strength=strength, n=1, seed=i)[0]
+                lm.rewrite(
+                    s,
+                    constraints=[Style("sentiment", "positive", scale=scale, top_k=args.top_k)],
+                    strength=strength,
+                    n=1,
+                    seed=i,
+                )[0]
                 for i, s in enumerate(sources)
             ]
             seconds = (time.perf_counter() - start) / len(sources)
@@ -72,7 +77,10 @@ def main() -> None:
             positive = [vader.polarity_scores(o)["compound"] >= 0.05 for o in outs]
             bleu = [sacrebleu.sentence_bleu(o, [s]).score for o, s in zip(outs, sources)]
             row = {
-                "strength": strength, "scale": scale, "top_k": args.top_k if scale else 0, "n": len(sources),
+                "strength": strength,
+                "scale": scale,
+                "top_k": args.top_k if scale else 0,
+                "n": len(sources),
                 "vader_positive_pct": round(100 * sum(positive) / len(outs), 1),
                 "minilm_similarity": round(float(cosine.mean()), 3),
                 "bleu": round(sum(bleu) / len(bleu), 1),
@@ -81,9 +89,13 @@ def main() -> None:
             }
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "examples"}), flush=True)
-    result = {"torch_threads": torch.get_num_threads(), "rows": rows,
-              "source_vader_positive_pct": round(100 * sum(vader.polarity_scores(s)["compound"] >= 0.05
-                                                            for s in sources) / len(sources), 1)}
+    result = {
+        "torch_threads": torch.get_num_threads(),
+        "rows": rows,
+        "source_vader_positive_pct": round(
+            100 * sum(vader.polarity_scores(s)["compound"] >= 0.05 for s in sources) / len(sources), 1
+        ),
+    }
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"written to {args.out}")
 

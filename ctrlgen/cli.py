@@ -35,6 +35,8 @@ def _add_generate(sub) -> None:
     p.add_argument("--tokens", type=int, default=None, help="exactly this many content tokens")
     p.add_argument("--words", type=int, default=None, help="exactly this many words")
     p.add_argument("--chars", type=int, default=None, help="exactly this many characters")
+    p.add_argument("--label", default=None, help="class label of a conditional model (classifier-free guidance)")
+    p.add_argument("--cfg-weight", type=float, default=1.0, help="classifier-free guidance weight")
 
 
 def _add_fill(sub) -> None:
@@ -68,6 +70,8 @@ def _add_train(sub) -> None:
     p.add_argument("--precision", default=None, help="passed to lightning.Trainer (32, bf16-mixed...)")
     p.add_argument("--accumulate-grad-batches", type=int, default=None)
     p.add_argument("--packing", action="store_true", default=None, help="pack documents into full canvases")
+    p.add_argument("--label-column", default=None, help="CSV/JSONL column of class labels: a conditional model")
+    p.add_argument("--cfg-dropout", type=float, default=None, help="share of examples trained without label")
     p.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoints/last.ckpt")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
     p.add_argument("--fast-dev-run", action="store_true", default=None, help="one batch of each loop, no export")
@@ -188,6 +192,8 @@ def _generate(args: argparse.Namespace) -> None:
         top_p=args.top_p,
         seed=args.seed,
         batch_size=args.batch_size,
+        label=args.label,
+        cfg_weight=args.cfg_weight,
     )
     for text in texts:
         print(text.replace("\n", "\\n"))

@@ -26,6 +26,9 @@ class DenoiserConfig(PretrainedConfig):
         Name of the noise schedule used in training (``"loglinear"`` or ``"cosine"``); samplers default to it.
     tokenizer_hash:
         Fingerprint of the tokenizer the model was trained with, checked on load.
+    label_names:
+        Labels of a class-conditional model (trained with label dropout for classifier-free guidance); empty
+        for an unconditional one. Index ``len(label_names)`` is the "no label" embedding.
     """
 
     model_type = "ctrlgen-denoiser"
@@ -43,6 +46,7 @@ class DenoiserConfig(PretrainedConfig):
         end_token_id: int = 0,
         schedule: str = "loglinear",
         tokenizer_hash: str | None = None,
+        label_names: list[str] | None = None,
         **kwargs,
     ) -> None:
         if d_model % n_heads or (d_model // n_heads) % 2:
@@ -58,6 +62,7 @@ class DenoiserConfig(PretrainedConfig):
         self.end_token_id = end_token_id
         self.schedule = schedule
         self.tokenizer_hash = tokenizer_hash
+        self.label_names = list(label_names or [])
         kwargs.setdefault("pad_token_id", end_token_id)
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(**kwargs)

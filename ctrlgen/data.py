@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from .errors import DataError
 
-__all__ = ["TextSource", "read_texts", "split_texts", "TextDataModule"]
+__all__ = ["TextSource", "read_texts", "read_labelled_texts", "split_texts", "TextDataModule"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,24 @@ def _read_source(src: TextSource) -> list[str]:
         return [line.strip() for line in f if line.strip()]
 
 
+def read_labelled_texts(sources: Sequence[TextSource], label_column: str) -> tuple[list[str], list[str]]:
+    """Documents and their labels from CSV/JSONL sources whose records carry ``label_column``."""
+    texts, labels = [], []
+    for src in sources:
+        path = Path(src.path)
+        if path.suffix.lower() not in (".csv", ".jsonl"):
+            raise DataError(f"{path}: labels need a CSV or JSONL file (got {path.suffix or 'no suffix'})")
+        text_sources = _read_source(src)
+        label_sources = _read_source(TextSource(src.path, label_column))
+        if len(text_sources) != len(label_sources):
+            raise DataError(f"{path}: {len(text_sources)} texts but {len(label_sources)} non-empty labels")
+        texts += text_sources
+        labels += label_sources
+    if not texts:
+        raise DataError(f"no text found in {[s.path for s in sources]}")
+    return texts, labels
+
+
 def read_texts(sources: Sequence[TextSource]) -> list[str]:
     """All documents of ``sources``, in order."""
     texts = [t for src in sources for t in _read_source(src)]
@@ -102,14 +120,18 @@ class _CanvasCollator:
         self.end_id, self.canvas_length, self.random_length = end_id, canvas_length, random_length
         self.rng = random.Random(seed)
 
-    def __call__(self, batch: list[list[int]]) -> dict[str, torch.Tensor]:
+    def __call__(self, batch: list) -> dict[str, torch.Tensor]:
+        labels = None
+        if batch and isinstance(batch[0], tuple):  # (token ids, label) pairs of a conditional model
+            labels = torch.tensor([label for _, label in batch], dtype=torch.long)
+            batch = [ids for ids, _ in batch]
         longest = min(max(len(x) for x in batch) + 1, self.canvas_length)
         length = self.rng.randint(longest, self.canvas_length) if self.random_length else self.canvas_length
         out = torch.full((len(batch), length), self.end_id, dtype=torch.long)
         for i, ids in enumerate(batch):
             ids = ids[:length]
             out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return {"input_ids": out}
+        return {"input_ids": out} if labels is None else {"input_ids": out, "labels": labels}
 
 
 class TextDataModule(L.LightningDataModule):
@@ -137,8 +159,14 @@ class TextDataModule(L.LightningDataModule):
         packing: bool = False,
         seed: int = 0,
         num_workers: int = 0,
+        train_labels: Sequence[int] | None = None,
+        val_labels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
+        if train_labels is not None and packing:
+            raise DataError("labels (classifier-free guidance) need one document per canvas, not packing")
+        self.train_labels = None if train_labels is None else list(train_labels)
+        self.val_labels = None if val_labels is None else list(val_labels)
         self.train_texts, self.val_texts = list(train_texts), list(val_texts)
         self.tokenizer = tokenizer
         self.canvas_length, self.batch_size, self.packing = canvas_length, batch_size, packing
@@ -161,6 +189,9 @@ class TextDataModule(L.LightningDataModule):
         if not self.train_data:
             self.train_data = self._encode(self.train_texts)
             self.val_data = self._encode(self.val_texts)
+            if self.train_labels is not None:
+                self.train_data = list(zip(self.train_data, self.train_labels))
+                self.val_data = list(zip(self.val_data, self.val_labels or []))
         if not self.train_data:
             raise DataError("no training documents after the validation split")
 

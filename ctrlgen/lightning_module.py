@@ -24,6 +24,9 @@ class DenoiserLightningModule(L.LightningModule):
         The forward process whose NELBO is minimised.
     lr, weight_decay, warmup_steps:
         AdamW with linear warm-up, then cosine decay to 10% of ``lr`` at the trainer's ``max_steps``.
+    cfg_dropout:
+        For a class-conditional denoiser: the probability that a training example's label is replaced by
+        "no label", so the same network learns the unconditional model classifier-free guidance needs.
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class DenoiserLightningModule(L.LightningModule):
         weight_decay: float = 0.05,
         warmup_steps: int = 200,
         betas: tuple[float, float] = (0.9, 0.98),
+        cfg_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.model = model
@@ -41,8 +45,16 @@ class DenoiserLightningModule(L.LightningModule):
         self.save_hyperparameters(ignore=["model", "process"])
         self.val_nelbo = MeanMetric()
 
+    def _labels(self, batch: dict[str, torch.Tensor], drop: bool) -> torch.Tensor | None:
+        labels = batch.get("labels")
+        if labels is None or not drop or self.hparams.cfg_dropout <= 0:
+            return labels
+        null = len(self.model.config.label_names)
+        dropped = torch.rand(labels.shape, device=labels.device) < self.hparams.cfg_dropout
+        return torch.where(dropped, torch.full_like(labels, null), labels)
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        out = self.process.loss(self.model, batch["input_ids"])
+        out = self.process.loss(self.model, batch["input_ids"], labels=self._labels(batch, drop=True))
         self.log("train/loss", out.loss, prog_bar=True)
         self.log("train/nll_masked", out.nll_masked)
         return out.loss
@@ -51,7 +63,8 @@ class DenoiserLightningModule(L.LightningModule):
         # A generator seeded by the batch index: every validation pass scores the same noise, so the
         # figures of two checkpoints compare like for like.
         g = torch.Generator().manual_seed(10_000 + batch_idx)
-        losses = [self.process.loss(self.model, batch["input_ids"], generator=g).loss for _ in range(2)]
+        labels = self._labels(batch, drop=False)
+        losses = [self.process.loss(self.model, batch["input_ids"], g, labels).loss for _ in range(2)]
         self.val_nelbo.update(torch.stack(losses).mean(), weight=batch["input_ids"].numel())
 
     def on_validation_epoch_end(self) -> None:

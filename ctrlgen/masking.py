@@ -81,11 +81,18 @@ class MaskingProcess:
         u = torch.rand(x0.shape, generator=generator).to(x0.device)
         return torch.where(u < move, torch.full_like(x0, self.mask_token_id), x0)
 
-    def loss(self, model: torch.nn.Module, x0: torch.Tensor, generator: torch.Generator | None = None) -> DiffusionLoss:
-        """Monte-Carlo NELBO of ``model`` on the clean batch ``x0`` (``(B, L)`` int64)."""
+    def loss(
+        self,
+        model: torch.nn.Module,
+        x0: torch.Tensor,
+        generator: torch.Generator | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> DiffusionLoss:
+        """Monte-Carlo NELBO of ``model`` on the clean batch ``x0`` (``(B, L)`` int64), optionally
+        conditioned on ``labels`` (``(B,)``)."""
         t = self.sample_times(x0.shape[0], generator, x0.device)
         x_t = self.corrupt(x0, t, generator)
-        logits = model(x_t)
+        logits = model(x_t) if labels is None else model(x_t, labels)
         masked = x_t == self.mask_token_id
         # Cross-entropy at masked positions only; SUBS makes the unmasked terms exactly zero.
         logits = _without_mask(logits, self.mask_token_id)

@@ -70,6 +70,8 @@ class DenoiserModel(PreTrainedModel):
     def __init__(self, config: DenoiserConfig) -> None:
         super().__init__(config)
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        n_labels = len(config.label_names)
+        self.label_embed = nn.Embedding(n_labels + 1, config.d_model) if n_labels else None
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(_Block(config) for _ in range(config.n_layers))
         self.ln_f = nn.LayerNorm(config.d_model)
@@ -96,13 +98,15 @@ class DenoiserModel(PreTrainedModel):
             module.rope_cos.copy_(cos)
             module.rope_sin.copy_(sin)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the clean tokens.
 
         Parameters
         ----------
         input_ids:
             ``(B, L)`` int64 canvas, masked positions holding ``mask_token_id``.
+        labels:
+            ``(B,)`` int64 class labels of a conditional model; ``len(label_names)`` (or None) means no label.
 
         Returns
         -------
@@ -113,7 +117,12 @@ class DenoiserModel(PreTrainedModel):
         if length > self.config.max_canvas:
             raise ValueError(f"canvas of {length} tokens exceeds the model's max_canvas={self.config.max_canvas}")
         cos, sin = self.rope_cos[:length], self.rope_sin[:length]
-        x = self.drop(self.embed(input_ids))
+        x = self.embed(input_ids)
+        if self.label_embed is not None:
+            if labels is None:
+                labels = torch.full((input_ids.shape[0],), len(self.config.label_names), device=input_ids.device)
+            x = x + self.label_embed(labels)[:, None, :]
+        x = self.drop(x)
         for block in self.blocks:
             x = block(x, cos, sin)
         return F.linear(self.ln_f(x), self.embed.weight)

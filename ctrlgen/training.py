@@ -23,7 +23,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from .config import DenoiserConfig
-from .data import TextDataModule, TextSource, read_texts, split_texts
+from .data import TextDataModule, TextSource, read_labelled_texts, read_texts, split_texts
 from .lightning_module import DenoiserLightningModule
 from .masking import MaskingProcess
 from .model import DenoiserModel
@@ -73,6 +73,8 @@ class TrainConfig:
     canvas_length: int = 128
     max_canvas: int = 256
     packing: bool = False
+    label_column: str | None = None  #: CSV/JSONL column of class labels: a conditional model (for CFG)
+    cfg_dropout: float = 0.1  #: with labels: share of examples trained without their label
     val_fraction: float = 0.1
     batch_size: int = 32
     # optimisation
@@ -120,8 +122,18 @@ def train(cfg: TrainConfig) -> Path:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    texts = read_texts([TextSource.parse(s) for s in cfg.data])
-    train_texts, val_texts = split_texts(texts, cfg.val_fraction, cfg.seed)
+    sources = [TextSource.parse(s) for s in cfg.data]
+    label_names: list[str] = []
+    if cfg.label_column:
+        texts, raw = read_labelled_texts(sources, cfg.label_column)
+        label_names = sorted(set(raw))
+        order = split_texts(list(range(len(texts))), cfg.val_fraction, cfg.seed)
+        train_texts, val_texts = ([texts[i] for i in part] for part in order)
+        train_labels, val_labels = ([label_names.index(raw[i]) for i in part] for part in order)
+    else:
+        texts = read_texts(sources)
+        train_texts, val_texts = split_texts(texts, cfg.val_fraction, cfg.seed)
+        train_labels = val_labels = None
 
     tokenizer = _load_or_train_tokenizer(cfg, out, train_texts)
     tokenizer.save_pretrained(out)
@@ -137,14 +149,30 @@ def train(cfg: TrainConfig) -> Path:
         end_token_id=tokenizer.pad_token_id,
         schedule=cfg.schedule,
         tokenizer_hash=tokenizer_fingerprint(tokenizer),
+        label_names=label_names,
     )
     model_cfg.save_pretrained(out)  # the run folder describes its model from the start (see export_checkpoint)
     model = DenoiserModel(model_cfg)
     process = MaskingProcess(schedule_from_name(cfg.schedule), tokenizer.mask_token_id)
     system = DenoiserLightningModule(
-        model, process, lr=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps
+        model,
+        process,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_steps,
+        cfg_dropout=cfg.cfg_dropout if label_names else 0.0,
     )
-    dm = TextDataModule(train_texts, val_texts, tokenizer, cfg.canvas_length, cfg.batch_size, cfg.packing, cfg.seed)
+    dm = TextDataModule(
+        train_texts,
+        val_texts,
+        tokenizer,
+        cfg.canvas_length,
+        cfg.batch_size,
+        cfg.packing,
+        cfg.seed,
+        train_labels=train_labels,
+        val_labels=val_labels,
+    )
 
     ckpt_dir = out / "checkpoints"
     callbacks: list = [

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from constraints import InvalidStyleError, Length, Regex, Style
 from ctrlgen import InvalidArgumentError
-from tests.conftest import tiny_corpus
+from tests.conftest import TINY, tiny_corpus
 
 
 @pytest.fixture(scope="session")
@@ -144,3 +144,56 @@ def test_default_sentiment_classifier_ships_and_guides():
     out = lm.rewrite("the food was cold and the waiter ignored us .", constraints=[style], strength=0.5, n=4, seed=0)
     assert len(out) == 4 and all(isinstance(t, str) and t for t in out)
     assert torch.isfinite(clf.predict_proba(out)).all()
+
+
+@pytest.fixture(scope="session")
+def conditional_run(tmp_path_factory):
+    """A tiny class-conditional denoiser (label = cheap / expensive) trained with label dropout."""
+    import csv
+
+    from ctrlgen import TrainConfig, train
+
+    folder = tmp_path_factory.mktemp("cfg")
+    docs = [d for d in tiny_corpus(n=1500, seed=4) if "cheap" in d or "expensive" in d]
+    with (folder / "docs.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "price"])
+        for d in docs:
+            writer.writerow([d, "cheap" if "cheap" in d else "expensive"])
+    cfg = {**TINY, "val_every": 100}
+    return train(
+        TrainConfig(
+            data=[str(folder / "docs.csv")],
+            out=str(folder / "run"),
+            max_steps=300,
+            accelerator="cpu",
+            label_column="price",
+            cfg_dropout=0.2,
+            **cfg,
+        )
+    )
+
+
+def test_classifier_free_guidance(conditional_run):
+    import ctrlgen
+
+    lm = ctrlgen.load(conditional_run)
+    assert lm.model.config.label_names == ["cheap", "expensive"]
+
+    def share_cheap(label, weight):
+        texts = lm.generate(n=32, length=20, seed=0, label=label, cfg_weight=weight, batch_size=32)
+        hits = [("cheap" in t) - ("expensive" in t) for t in texts]
+        return sum(hits) / len(hits)
+
+    assert share_cheap("cheap", 3.0) > share_cheap("expensive", 3.0) + 0.5
+    with pytest.raises(InvalidArgumentError, match="unknown label"):
+        lm.generate(label="free")
+    with pytest.raises(InvalidArgumentError, match="finite"):
+        lm.generate(label="cheap", cfg_weight=float("nan"))
+
+
+def test_cfg_needs_a_conditional_model(tiny_lm):
+    with pytest.raises(InvalidArgumentError, match="without labels"):
+        tiny_lm.generate(label="cheap")
+    with pytest.raises(InvalidArgumentError, match="needs a label"):
+        tiny_lm.generate(cfg_weight=2.0)
