@@ -76,6 +76,9 @@ class ClassifierTrainConfig:
     name: str = "style"
     labels: list[str] | None = None  #: names for the sorted raw labels (e.g. negative,positive for 0,1)
     label_column: str | None = None
+    #: a denoiser directory whose token embeddings initialise the classifier's (widths must agree): the
+    #: denoiser has read far more text than the labelled sentences
+    init_embeddings_from: str | None = None
     d_model: int = 128
     n_layers: int = 2
     n_heads: int = 4
@@ -185,6 +188,13 @@ def train_classifier(cfg: ClassifierTrainConfig) -> Path:
             tokenizer_hash=tokenizer_fingerprint(tokenizer),
         )
     )
+    if cfg.init_embeddings_from:
+        from .model import DenoiserModel
+
+        source = DenoiserModel.from_pretrained(cfg.init_embeddings_from).embed.weight
+        if source.shape != model.embed.weight.shape:
+            raise DataError(f"embeddings of shape {tuple(source.shape)} do not fit d_model={cfg.d_model}")
+        model.embed.weight.data.copy_(source)
     system = ClassifierLightningModule(model, tokenizer.mask_token_id, cfg.lr)
     end = tokenizer.pad_token_id
     g = torch.Generator().manual_seed(cfg.seed)

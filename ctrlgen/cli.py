@@ -131,6 +131,8 @@ def _add_train_classifier(sub) -> None:
     p.add_argument("--label-column", default=None, help="label column of a CSV")
     p.add_argument("--tokenizer", default=None, help="model directory whose tokenizer to use (default: shipped model)")
     p.add_argument("--max-steps", type=int, default=1500)
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--init-embeddings-from", default=None, help="denoiser directory whose embeddings to start from")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--seed", type=int, default=0)
 
@@ -146,6 +148,8 @@ def _train_classifier(args: argparse.Namespace) -> None:
         labels=args.labels.split(",") if args.labels else None,
         label_column=args.label_column,
         max_steps=args.max_steps,
+        d_model=args.d_model,
+        init_embeddings_from=args.init_embeddings_from,
         accelerator=args.accelerator,
         seed=args.seed,
     )

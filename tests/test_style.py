@@ -197,3 +197,27 @@ def test_cfg_needs_a_conditional_model(tiny_lm):
         tiny_lm.generate(label="cheap")
     with pytest.raises(InvalidArgumentError, match="needs a label"):
         tiny_lm.generate(cfg_weight=2.0)
+
+
+def test_classifier_embeddings_from_the_denoiser(tiny_run, tmp_path):
+    from ctrlgen import DataError
+    from ctrlgen.classifier_training import ClassifierTrainConfig, train_classifier
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "x.0").write_text("the mill is expensive .\n" * 20)
+    (folder / "x.1").write_text("the mill is cheap .\n" * 20)
+    common = dict(
+        data=[str(folder)],
+        tokenizer=str(tiny_run),
+        n_heads=2,
+        d_ff=64,
+        max_steps=3,
+        progress=False,
+        accelerator="cpu",
+        init_embeddings_from=str(tiny_run),
+    )
+    out = train_classifier(ClassifierTrainConfig(out=str(tmp_path / "ok"), d_model=TINY["d_model"], **common))
+    assert (out / "model.safetensors").exists()
+    with pytest.raises(DataError, match="do not fit"):
+        train_classifier(ClassifierTrainConfig(out=str(tmp_path / "bad"), d_model=TINY["d_model"] * 2, **common))
