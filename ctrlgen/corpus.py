@@ -13,10 +13,8 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["E2E_SLOTS", "mr_to_record", "build_default_corpus", "write_corpus"]
+__all__ = ["mr_to_record", "build_default_corpus", "write_corpus"]
 
-#: The E2E slots in the order the meaning representations list them (the example schema's order).
-E2E_SLOTS = ("name", "eatType", "food", "priceRange", "customer rating", "area", "familyFriendly", "near")
 _SLOT = re.compile(r"\s*([^\[,]+?)\s*\[([^\]]*)\]")
 
 

@@ -45,14 +45,19 @@ class StyleGuide(Guide):
         self.trace = []
 
     def process_logits(self, state: StepState) -> torch.Tensor:
+        if self.scale == 0 or self.top_k:  # no gradient needed: p(target) for the trace (and the re-scoring)
+            logp = self._log_prob(state.tokens)
+            self.trace.append(logp.exp().cpu())
+            return state.log_probs if self.scale == 0 else self._rescore(state, logp)
         logp, grad = target_log_prob_gradient(self.classifier, state.tokens, self.target)
         self.trace.append(logp.exp().cpu())
-        if self.scale == 0:
-            return state.log_probs
-        if self.top_k:
-            return self._rescore(state, logp)
         delta = grad - grad.gather(-1, state.tokens.unsqueeze(-1))
         return state.log_probs + self.scale * delta * state.masked.unsqueeze(-1)
+
+    @torch.no_grad()
+    def _log_prob(self, tokens: torch.Tensor) -> torch.Tensor:
+        device = next(self.classifier.model.parameters()).device
+        return self.classifier.model(tokens.to(device)).log_softmax(-1)[:, self.target].to(tokens.device)
 
     @torch.no_grad()
     def _rescore(self, state: StepState, logp: torch.Tensor, chunk: int = 256) -> torch.Tensor:
