@@ -28,10 +28,11 @@ DATA = ROOT.parent / "shared" / "data" / "sentiment"
 
 
 def held_out_negatives(limit: int) -> list[str]:
-    from ctrlgen.classifier_training import read_labelled, split_labelled
+    from ctrlgen.classifier_training import read_labelled
+    from ctrlgen.data import split_texts
 
     pairs = [p for d in ("yelp", "amazon") for p in read_labelled(str(DATA / d))]
-    _, held = split_labelled(len(pairs), 0.2, 0)
+    _, held = split_texts(list(range(len(pairs))), 0.2, 0)  # the shipped classifier's held-out split
     return [pairs[i][0] for i in held if pairs[i][1] == "0"][:limit]
 
 

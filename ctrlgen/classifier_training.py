@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +20,10 @@ from torchmetrics.classification import MulticlassAccuracy
 from guidance.classifier import StyleClassifier, StyleClassifierConfig, StyleClassifierModel
 from guidance.vocabulary import tokenizer_fingerprint
 
-from .data import TextSource, _CanvasCollator, _read_source
+from .data import TextSource, _CanvasCollator, _read_source, split_texts
 from .errors import DataError
 
-__all__ = ["ClassifierTrainConfig", "read_labelled", "split_labelled", "train_classifier", "ClassifierLightningModule"]
+__all__ = ["ClassifierTrainConfig", "read_labelled", "train_classifier", "ClassifierLightningModule"]
 
 
 def read_labelled(spec: str, label_column: str | None = None) -> list[tuple[str, str]]:
@@ -56,14 +55,6 @@ def read_labelled(spec: str, label_column: str | None = None) -> list[tuple[str,
             f"{spec}: a classifier needs at least two labels, found {sorted({label for _, label in pairs})}"
         )
     return pairs
-
-
-def split_labelled(n: int, val_fraction: float = 0.2, seed: int = 0) -> tuple[list[int], list[int]]:
-    """Indices of a fixed, seeded train / held-out split (the benchmark re-derives the held-out part)."""
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    n_val = int(round(n * val_fraction))
-    return order[n_val:], sorted(order[:n_val])
 
 
 @dataclass
@@ -166,7 +157,7 @@ def train_classifier(cfg: ClassifierTrainConfig) -> Path:
     names = cfg.labels or raw_labels
     if len(names) != len(raw_labels):
         raise DataError(f"{len(names)} label names given for {len(raw_labels)} labels {raw_labels}")
-    train_idx, val_idx = split_labelled(len(pairs), cfg.val_fraction, cfg.seed)
+    train_idx, val_idx = split_texts(list(range(len(pairs))), cfg.val_fraction, cfg.seed)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(cfg.tokenizer or DEFAULT_MODEL_DIR)
     ids = tokenizer([t for t, _ in pairs], add_special_tokens=False)["input_ids"]
     ids = [x[: cfg.canvas_length] for x in ids]

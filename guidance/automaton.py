@@ -71,12 +71,6 @@ class TokenAutomaton:
         src, cls = np.nonzero(self.table >= 0)
         return src.astype(np.int64), cls.astype(np.int64), self.table[src, cls].astype(np.int64)
 
-    def class_members(self) -> list[np.ndarray]:
-        order = np.argsort(self.token_class, kind="stable")
-        counts = np.bincount(self.token_class[self.token_class >= 0], minlength=self.num_classes)
-        live = order[self.token_class[order] >= 0]
-        return np.split(live, np.cumsum(counts)[:-1])
-
     def accepts(self, tokens: list[int]) -> bool:
         """Whether the token sequence (a full canvas, end tokens included) is accepted."""
         q = self.start
