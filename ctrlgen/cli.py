@@ -73,6 +73,7 @@ def _add_train(sub) -> None:
     p.add_argument("--label-column", default=None, help="CSV/JSONL column of class labels: a conditional model")
     p.add_argument("--cfg-dropout", type=float, default=None, help="share of examples trained without label")
     p.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoints/last.ckpt")
+    p.add_argument("--init-from", default=None, help="fine-tune: start from this model directory's weights")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
     p.add_argument("--fast-dev-run", action="store_true", default=None, help="one batch of each loop, no export")
 
@@ -98,6 +99,9 @@ def _add_rewrite(sub) -> None:
     p.add_argument("--top-k", type=int, default=16, help="exact re-scoring of the k likeliest tokens (0: gradient)")
     p.add_argument("--strength", type=float, default=0.5, help="fraction of tokens re-noised, in (0, 1]")
     p.add_argument("--random", action="store_true", help="pick the re-noised tokens at random, not by saliency")
+    p.add_argument("--label", default=None, help="condition a class-conditional model on this label (CFG)")
+    p.add_argument("--cfg-weight", type=float, default=1.0, help="classifier-free guidance weight with --label")
+    p.add_argument("--best-of", type=int, default=1, help="candidates per rewrite, the classifier keeps the best")
     p.add_argument("--model", default=None)
     p.add_argument("-n", type=int, default=3)
     p.add_argument("--seed", type=int, default=None)
@@ -117,7 +121,15 @@ def _rewrite(args: argparse.Namespace) -> None:
         styles.append(Style(name, label, scale=args.scale, top_k=args.top_k))
     lm = load(args.model, device=args.device)
     for text in lm.rewrite(
-        args.text, constraints=styles, strength=args.strength, n=args.n, seed=args.seed, salient=not args.random
+        args.text,
+        constraints=styles,
+        strength=args.strength,
+        n=args.n,
+        seed=args.seed,
+        salient=not args.random,
+        label=args.label,
+        cfg_weight=args.cfg_weight,
+        best_of=args.best_of,
     ):
         print(text.replace("\n", "\\n"))
 

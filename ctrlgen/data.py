@@ -72,22 +72,56 @@ def _read_source(src: TextSource) -> list[str]:
         return [line.strip() for line in f if line.strip()]
 
 
+def _read_records(path: Path, text_field: str | None, label_field: str) -> list[tuple[str, str]]:
+    """``(text, label)`` of every record with text; a record without a label gets ``""``."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise DataError(f"{path}: labels need a CSV or JSONL file (got {path.suffix or 'no suffix'})")
+    if not path.is_file():
+        raise DataError(f"training data file not found: {path}")
+    records: list[dict] = []
+    with path.open(newline="" if suffix == ".csv" else None, encoding="utf-8") as f:
+        if suffix == ".csv":
+            reader = csv.DictReader(f)
+            records = list(reader)
+            fields = reader.fieldnames or []
+        else:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise DataError(f"{path}:{n}: not JSON ({e.msg})") from None
+                    if not isinstance(record, dict):
+                        raise DataError(f"{path}:{n}: not a JSON object")
+                    records.append(record)
+            fields = sorted({k for r in records for k in r})
+    field = text_field or next((c for c in ("text", "ref") if c in fields), None)
+    if field not in fields:
+        raise DataError(f"{path}: no field {field!r}; fields are {fields}")
+    if label_field not in fields:
+        raise DataError(f"{path}: no label field {label_field!r}; fields are {fields}")
+    pairs = []
+    for record in records:
+        text = str(record.get(field) or "").strip()
+        if text:
+            label = record.get(label_field)
+            pairs.append((text, "" if label is None else str(label).strip()))
+    return pairs
+
+
 def read_labelled_texts(sources: Sequence[TextSource], label_column: str) -> tuple[list[str], list[str]]:
-    """Documents and their labels from CSV/JSONL sources whose records carry ``label_column``."""
-    texts, labels = [], []
-    for src in sources:
-        path = Path(src.path)
-        if path.suffix.lower() not in (".csv", ".jsonl"):
-            raise DataError(f"{path}: labels need a CSV or JSONL file (got {path.suffix or 'no suffix'})")
-        text_sources = _read_source(src)
-        label_sources = _read_source(TextSource(src.path, label_column))
-        if len(text_sources) != len(label_sources):
-            raise DataError(f"{path}: {len(text_sources)} texts but {len(label_sources)} non-empty labels")
-        texts += text_sources
-        labels += label_sources
-    if not texts:
+    """Documents and their labels from CSV/JSONL sources whose records carry ``label_column``.
+
+    A record with an empty or missing label gets ``""``: a conditional model trains on it without a label
+    (as it does on the label-dropout share), so labelled and unlabelled text can share one corpus.
+    """
+    pairs = [p for src in sources for p in _read_records(Path(src.path), src.column, label_column)]
+    if not pairs:
         raise DataError(f"no text found in {[s.path for s in sources]}")
-    return texts, labels
+    if not any(label for _, label in pairs):
+        raise DataError(f"no record in {[s.path for s in sources]} has a {label_column!r} label")
+    return [t for t, _ in pairs], [label for _, label in pairs]
 
 
 def read_texts(sources: Sequence[TextSource]) -> list[str]:

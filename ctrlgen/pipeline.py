@@ -21,6 +21,7 @@ from .constrained import plan_constraints
 from .errors import InvalidArgumentError, ModelNotFoundError, TokenizerMismatchError, UnknownSamplerError
 from .masking import subs_log_probs
 from .model import DenoiserModel
+from .rewriting import pick_words, random_order, word_spans
 from .sampling import SAMPLERS, Sampler
 from .schedules import schedule_from_name
 from .styles import style_guide
@@ -325,6 +326,9 @@ class DiffusionLM:
         steps: int | None = None,
         temperature: float = 1.0,
         top_p: float = 1.0,
+        label: str | None = None,
+        cfg_weight: float = 1.0,
+        best_of: int = 1,
         progress: bool = False,
     ) -> list[str]:
         """Rewrite ``text``: re-noise a ``strength`` fraction of its tokens and denoise them under guidance.
@@ -344,12 +348,24 @@ class DiffusionLM:
             raises the target's probability most); False, or no style given, picks them at random.
         n:
             Number of rewrites (different draws; with random selection also different positions).
+        label, cfg_weight:
+            For a class-conditional model: denoise conditioned on ``label`` with classifier-free guidance of
+            this weight, as in :meth:`generate`. Combines with ``Style`` guidance.
+        best_of:
+            Draw this many candidates per rewrite and keep the one the first style's classifier finds most
+            likely to have the target style (judged on the finished text, no noise). Needs a ``Style``.
         """
         if not isinstance(strength, (int, float)) or not (0 < strength <= 1):
             raise InvalidArgumentError(f"strength must be in (0, 1], got {strength!r}")
         if not isinstance(n, int) or n < 1:
             raise InvalidArgumentError(f"n must be a positive integer, got {n!r}")
+        if not isinstance(best_of, int) or best_of < 1:
+            raise InvalidArgumentError(f"best_of must be a positive integer, got {best_of!r}")
+        if label is None and cfg_weight != 1.0:
+            raise InvalidArgumentError("cfg_weight needs a label to guide towards")
         hard, soft = _split_constraints(constraints)
+        if best_of > 1 and not soft:
+            raise InvalidArgumentError("best_of ranks candidates by a style classifier: give a Style constraint")
         if any(isinstance(c, Template) for c in hard):
             raise InvalidArgumentError("rewrite keeps the source's layout; use fill() for templates")
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -363,36 +379,53 @@ class DiffusionLM:
                 f"text of {length} tokens exceeds the model's canvas of {self.model.config.max_canvas}"
             )
         styles = [style_guide(s, self.tokenizer) for s in soft]
+        denoise = self.conditional_denoiser(label, cfg_weight) if label is not None else None
         base_seed = seed if seed is not None else torch.seed() % 2**62
         generator = torch.Generator().manual_seed(base_seed)
         k = max(1, round(strength * len(source)))
-        canvas = torch.full((n, length), self.mask_token_id, dtype=torch.long)
+        rows = n * best_of
+        canvas = torch.full((rows, length), self.mask_token_id, dtype=torch.long)
         canvas[:, : len(source)] = source
+        spans = word_spans([self.tokenizer.decode([i]) for i in source.tolist()])
         if salient and styles:
-            scores = self.saliency(source, styles[0])
-            canvas[:, scores.topk(k).indices] = self.mask_token_id
+            scores = self.saliency(source, styles[0], spans)
+            canvas[:, pick_words(spans, k, scores.argsort(descending=True).tolist())] = self.mask_token_id
         else:
-            for row in range(n):
-                canvas[row, torch.randperm(len(source), generator=generator)[:k]] = self.mask_token_id
+            for row in range(rows):
+                canvas[row, pick_words(spans, k, random_order(len(spans), generator))] = self.mask_token_id
         guides: list[Guide] = [BanTokens([self.end_token_id])] if target is None else []
         if hard:
             plan = plan_constraints(hard, self.tokenizer, length, self.model.config.max_canvas)
             guides.insert(0, plan.guide)
-        tokens = self.sample_tokens(canvas, sampler, steps, temperature, top_p, guides + styles, base_seed, progress)
-        self.last_report = GenerationReport(n=n, style_trace=list(styles[0].trace) if styles else [])
-        return self.decode(tokens)
+        tokens = self.sample_tokens(
+            canvas, sampler, steps, temperature, top_p, guides + styles, base_seed, progress, denoise
+        )
+        texts = self.decode(tokens)
+        if not text[:1].isspace():  # a first token drawn with its leading space would shift the layout
+            texts = [t.lstrip() for t in texts]
+        trace = list(styles[0].trace) if styles else []
+        if best_of > 1:
+            with torch.no_grad():
+                score = styles[0].classifier.predict_proba(texts)[:, styles[0].target].view(n, best_of)
+            keep = torch.arange(n) * best_of + score.argmax(-1)
+            texts = [texts[i] for i in keep.tolist()]
+            trace = [p[keep] for p in trace]
+        self.last_report = GenerationReport(n=n, style_trace=trace)
+        return texts
 
     @torch.no_grad()
-    def saliency(self, source: torch.Tensor, guide: StyleGuide) -> torch.Tensor:
-        """``(L,)`` gain in ``log p(target)`` from masking each source token, measured exactly (one classifier
-        pass per position, batched): the tokens that hold the text away from the target score highest."""
+    def saliency(self, source: torch.Tensor, guide: StyleGuide, spans: list[list[int]] | None = None) -> torch.Tensor:
+        """Gain in ``log p(target)`` from masking each span of source positions (default: each token), measured
+        exactly (one classifier pass per span, batched): the words that hold the text away from the target
+        score highest. ``(len(spans),)``."""
         model = guide.classifier.model
         device = next(model.parameters()).device
-        n = len(source)
-        occluded = source.repeat(n + 1, 1)
-        occluded[torch.arange(n), torch.arange(n)] = self.mask_token_id  # row i masks position i; last row none
+        spans = [[i] for i in range(len(source))] if spans is None else spans
+        occluded = source.repeat(len(spans) + 1, 1)  # row w masks span w; the last row masks nothing
+        for w, span in enumerate(spans):
+            occluded[w, span] = self.mask_token_id
         logp = model(occluded.to(device)).log_softmax(-1)[:, guide.target].cpu()
-        return logp[:n] - logp[n]
+        return logp[:-1] - logp[-1]
 
     def fill(self, template: str | Template, n: int = 1, **kwargs) -> list[str]:
         """Fill a template's slots: literal text kept byte for byte, each ``{N}`` slot exactly N tokens.

@@ -24,6 +24,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from .config import DenoiserConfig
 from .data import TextDataModule, TextSource, read_labelled_texts, read_texts, split_texts
+from .errors import InvalidArgumentError, ModelNotFoundError
 from .lightning_module import DenoiserLightningModule
 from .masking import MaskingProcess
 from .model import DenoiserModel
@@ -93,6 +94,9 @@ class TrainConfig:
     precision: str | None = None
     accumulate_grad_batches: int = 1
     resume: bool = False
+    #: fine-tune: start from this model directory's weights and tokenizer; its architecture replaces the
+    #: model fields above. A new label embedding (CFG) starts at zero, so training starts from the base model.
+    init_from: str | None = None
     progress: bool = True
     fast_dev_run: bool = False
 
@@ -114,6 +118,28 @@ def _load_or_train_tokenizer(cfg: TrainConfig, out: Path, train_texts: list[str]
     return train_tokenizer(train_texts, vocab_size=cfg.vocab_size)
 
 
+def _load_base(path: str):
+    from .pipeline import DiffusionLM
+
+    try:
+        return DiffusionLM.from_pretrained(path, device="cpu")
+    except (OSError, ValueError) as e:
+        raise ModelNotFoundError(f"init_from: cannot load a model from {path!r} ({e})") from None
+
+
+def _init_weights_from(model: DenoiserModel, base: DenoiserModel) -> None:
+    """Copy ``base``'s weights into ``model``; a label embedding for other labels than the base's starts at
+    zero, so the fine-tuned model begins as the base model whatever the label."""
+    state = base.state_dict()
+    if list(base.config.label_names) != list(model.config.label_names):
+        state = {k: v for k, v in state.items() if not k.startswith("label_embed.")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("label_embed.") for k in missing):
+        raise InvalidArgumentError(f"init_from: weights do not fit (missing {missing}, unexpected {unexpected})")
+    if missing:
+        torch.nn.init.zeros_(model.label_embed.weight)
+
+
 def train(cfg: TrainConfig) -> Path:
     """Train (or, with ``cfg.resume``, continue) a run and export it to ``cfg.out`` with ``save_pretrained``.
 
@@ -126,16 +152,21 @@ def train(cfg: TrainConfig) -> Path:
     label_names: list[str] = []
     if cfg.label_column:
         texts, raw = read_labelled_texts(sources, cfg.label_column)
-        label_names = sorted(set(raw))
+        label_names = sorted(set(raw) - {""})
+        index = {name: i for i, name in enumerate(label_names)} | {"": len(label_names)}  # "" -> no label
         order = split_texts(list(range(len(texts))), cfg.val_fraction, cfg.seed)
         train_texts, val_texts = ([texts[i] for i in part] for part in order)
-        train_labels, val_labels = ([label_names.index(raw[i]) for i in part] for part in order)
+        train_labels, val_labels = ([index[raw[i]] for i in part] for part in order)
     else:
         texts = read_texts(sources)
         train_texts, val_texts = split_texts(texts, cfg.val_fraction, cfg.seed)
         train_labels = val_labels = None
 
-    tokenizer = _load_or_train_tokenizer(cfg, out, train_texts)
+    if cfg.init_from:
+        base = _load_base(cfg.init_from)
+        tokenizer = base.tokenizer
+    else:
+        tokenizer = _load_or_train_tokenizer(cfg, out, train_texts)
     tokenizer.save_pretrained(out)
     model_cfg = DenoiserConfig(
         vocab_size=len(tokenizer),
@@ -151,8 +182,13 @@ def train(cfg: TrainConfig) -> Path:
         tokenizer_hash=tokenizer_fingerprint(tokenizer),
         label_names=label_names,
     )
+    if cfg.init_from:
+        fields = base.model.config.to_dict() | {"label_names": label_names, "dropout": cfg.dropout}
+        model_cfg = DenoiserConfig(**fields)
     model_cfg.save_pretrained(out)  # the run folder describes its model from the start (see export_checkpoint)
     model = DenoiserModel(model_cfg)
+    if cfg.init_from:
+        _init_weights_from(model, base.model)
     process = MaskingProcess(schedule_from_name(cfg.schedule), tokenizer.mask_token_id)
     system = DenoiserLightningModule(
         model,

@@ -128,7 +128,7 @@ class StyleClassifier:
     def predict_proba(self, texts: list[str]) -> torch.Tensor:
         """``(N, K)`` label probabilities of clean texts."""
         ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        n = min(max(len(x) for x in ids), self.model.config.max_canvas)
+        n = max(1, min(max(len(x) for x in ids), self.model.config.max_canvas))
         pad = self.tokenizer.pad_token_id
         batch = torch.tensor([x[:n] + [pad] * (n - len(x[:n])) for x in ids], device=self.device)
         return F.softmax(self.model(batch), dim=-1).cpu()

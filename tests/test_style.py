@@ -221,3 +221,93 @@ def test_classifier_embeddings_from_the_denoiser(tiny_run, tmp_path):
     assert (out / "model.safetensors").exists()
     with pytest.raises(DataError, match="do not fit"):
         train_classifier(ClassifierTrainConfig(out=str(tmp_path / "bad"), d_model=TINY["d_model"] * 2, **common))
+
+
+def test_rewrite_best_of_keeps_the_classifiers_favourite(tiny_lm, price_classifier):
+    source = "the mill is a expensive french place ."
+    style = Style(price_classifier, "cheap", scale=2.0)
+    # n=1, best_of=6 denoises the same six canvases with the same draws as n=6: it must keep their best
+    candidates = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=6, seed=3)
+    (best,) = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=1, best_of=6, seed=3)
+    scores = price_classifier.predict_proba(candidates)[:, 1]
+    assert best == candidates[int(scores.argmax())]
+    assert len(tiny_lm.last_report.style_trace[0]) == 1
+
+
+def test_rewrite_bad_best_of_and_cfg_arguments(tiny_lm, price_classifier):
+    style = Style(price_classifier, "cheap")
+    with pytest.raises(InvalidArgumentError, match="best_of"):
+        tiny_lm.rewrite("the mill is cheap .", constraints=[style], best_of=0)
+    with pytest.raises(InvalidArgumentError, match="Style"):
+        tiny_lm.rewrite("the mill is cheap .", best_of=3)
+    with pytest.raises(InvalidArgumentError, match="needs a label"):
+        tiny_lm.rewrite("the mill is cheap .", cfg_weight=2.0)
+    with pytest.raises(InvalidArgumentError, match="without labels"):
+        tiny_lm.rewrite("the mill is cheap .", label="cheap")
+
+
+def test_rewrite_with_classifier_free_guidance(conditional_run):
+    import ctrlgen
+
+    lm = ctrlgen.load(conditional_run)
+    source = "the mill is a moderate french place ."
+
+    def share_cheap(label):
+        texts = lm.rewrite(source, strength=0.5, n=24, seed=0, label=label, cfg_weight=3.0)
+        return sum(("cheap" in t) - ("expensive" in t) for t in texts) / len(texts)
+
+    assert share_cheap("cheap") > share_cheap("expensive") + 0.5
+
+
+def test_fine_tune_from_a_model_with_partly_labelled_data(tiny_run, tmp_path):
+    """``init_from`` copies the base weights and starts a new label embedding at zero: before any update the
+    conditional model computes exactly what the base model does, with or without a label."""
+    import json
+
+    import ctrlgen
+    from ctrlgen import ModelNotFoundError, TrainConfig, train
+
+    data = tmp_path / "docs.jsonl"
+    with data.open("w") as f:
+        for d in tiny_corpus(n=300, seed=5):
+            label = "cheap" if "cheap" in d else "expensive" if "expensive" in d else None
+            f.write(json.dumps({"text": d, "price": label} if label else {"text": d}) + "\n")
+    common = {**TINY, "lr": 0.0, "weight_decay": 0.0, "dropout": 0.0}
+    out = train(
+        TrainConfig(
+            data=[str(data)],
+            out=str(tmp_path / "ft"),
+            init_from=str(tiny_run),
+            label_column="price",
+            max_steps=2,
+            accelerator="cpu",
+            **common,
+        )
+    )
+    base, tuned = ctrlgen.load(tiny_run), ctrlgen.load(out)
+    assert tuned.model.config.label_names == ["cheap", "expensive"]
+    assert tuned.tokenizer.get_vocab() == base.tokenizer.get_vocab()
+    ids = base.tokenizer("the mill is", add_special_tokens=False)["input_ids"]
+    canvas = torch.full((2, 12), base.mask_token_id)
+    canvas[:, : len(ids)] = torch.tensor(ids)
+    with torch.no_grad():
+        expected = base.model(canvas)
+        for labels in (None, torch.tensor([0, 1])):
+            assert torch.allclose(tuned.model(canvas, labels), expected, atol=1e-5)
+    with pytest.raises(ModelNotFoundError, match="init_from"):
+        train(TrainConfig(data=[str(data)], out=str(tmp_path / "x"), init_from=str(tmp_path / "none"), **common))
+
+
+def test_labelled_data_needs_some_labels(tmp_path):
+    from ctrlgen import DataError
+    from ctrlgen.data import TextSource, read_labelled_texts
+
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"text": "a", "y": "1"}\n{"text": "b"}\n{"text": "c", "y": ""}\n')
+    assert read_labelled_texts([TextSource(str(path))], "y") == (["a", "b", "c"], ["1", "", ""])
+    path.write_text('{"text": "a"}\n')
+    with pytest.raises(DataError, match="no label field"):
+        read_labelled_texts([TextSource(str(path))], "y")
+    (tmp_path / "x.txt").write_text("a\n")
+    with pytest.raises(DataError, match="CSV or JSONL"):
+        read_labelled_texts([TextSource(str(tmp_path / "x.txt"))], "y")
