@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from .errors import DataError
+
 __all__ = ["mr_to_record", "review_split", "build_default_corpus", "write_corpus", "SENTIMENT_LABELS"]
 
 #: file suffix of the Yelp/Amazon sentence files -> label name (as in the shipped classifier)
@@ -33,17 +35,20 @@ def review_split(
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """``(train, held_out)`` lists of ``(sentence, label name)`` from the Yelp and Amazon files: the one fixed
     split the shipped classifier trains on, the default model's labels come from, and the style benchmark
-    evaluates on."""
+    evaluates on. A sentence that occurs on both sides (the files repeat a few) is dropped from both, so
+    nothing held out was ever trained on."""
     from .classifier_training import read_labelled
     from .data import split_texts
 
     folders = [Path(data_dir) / "sentiment" / name for name in ("yelp", "amazon")]
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
-        raise FileNotFoundError(f"review data not found: {missing}")
+        raise DataError(f"review data not found: {missing}")
     pairs = [(text, SENTIMENT_LABELS.get(label, label)) for f in folders for text, label in read_labelled(str(f))]
-    train, held = split_texts(list(range(len(pairs))), held_out, seed)
-    return [pairs[i] for i in train], [pairs[i] for i in held]
+    train_idx, held_idx = split_texts(list(range(len(pairs))), held_out, seed)
+    train, held = [pairs[i] for i in train_idx], [pairs[i] for i in held_idx]
+    both = {t for t, _ in train} & {t for t, _ in held}
+    return [p for p in train if p[0] not in both], [p for p in held if p[0] not in both]
 
 
 def build_default_corpus(data_dir: str | Path) -> list[dict[str, str]]:
@@ -52,7 +57,7 @@ def build_default_corpus(data_dir: str | Path) -> list[dict[str, str]]:
     e2e_files = [data / "e2e" / "devset.csv", data / "e2e" / "devel-fixed.no-ol.csv"]
     missing = [str(p) for p in e2e_files if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"data for the default corpus not found: {missing}")
+        raise DataError(f"data for the default corpus not found: {missing}")
     records: dict[str, dict[str, str]] = {}
     for path in e2e_files:
         with path.open(newline="", encoding="utf-8") as f:

@@ -96,6 +96,8 @@ def _read_records(path: Path, text_field: str | None, label_field: str) -> list[
                         raise DataError(f"{path}:{n}: not a JSON object")
                     records.append(record)
             fields = sorted({k for r in records for k in r})
+    if not records:
+        raise DataError(f"{path}: no records")
     field = text_field or next((c for c in ("text", "ref") if c in fields), None)
     if field not in fields:
         raise DataError(f"{path}: no field {field!r}; fields are {fields}")
@@ -103,7 +105,8 @@ def _read_records(path: Path, text_field: str | None, label_field: str) -> list[
         raise DataError(f"{path}: no label field {label_field!r}; fields are {fields}")
     pairs = []
     for record in records:
-        text = str(record.get(field) or "").strip()
+        value = record.get(field)
+        text = "" if value is None else str(value).strip()
         if text:
             label = record.get(label_field)
             pairs.append((text, "" if label is None else str(label).strip()))

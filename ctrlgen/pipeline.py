@@ -343,15 +343,17 @@ class DiffusionLM:
             tokens changes the length (extra positions are generated, surplus ones dropped), else the rewrite
             keeps the source's token count.
         strength:
-            Fraction of source tokens to re-noise, in (0, 1].
+            Fraction of source tokens to re-noise, in (0, 1]. Whole words are re-noised, so the count is rounded
+            to words (the first word chosen is always taken, even when it alone is longer).
         salient:
-            Choose the re-noised tokens by the first style classifier's saliency (the tokens whose masking
+            Choose the re-noised words by the first style classifier's saliency (the words whose masking
             raises the target's probability most); False, or no style given, picks them at random.
         saliency_temperature:
             0 re-noises the same most salient words in every draw; above 0 each draw samples its words
             (Gumbel top-k on saliency / temperature), so draws differ in what they change as well as how.
         n:
-            Number of rewrites (different draws; with random selection also different positions).
+            Number of rewrites (different draws; with random selection or saliency_temperature > 0 also
+            different positions).
         label, cfg_weight:
             For a class-conditional model: denoise conditioned on ``label`` with classifier-free guidance of
             this weight, as in :meth:`generate`. Combines with ``Style`` guidance.
@@ -417,7 +419,9 @@ class DiffusionLM:
         trace = list(styles[0].trace) if styles else []
         if best_of > 1:
             with torch.no_grad():
-                score = styles[0].classifier.predict_proba(texts)[:, styles[0].target].view(n, best_of)
+                # one text at a time: in a padded batch a text's score would depend on its neighbours' lengths
+                clf = styles[0].classifier
+                score = torch.cat([clf.predict_proba([t]) for t in texts])[:, styles[0].target].view(n, best_of)
             keep = torch.arange(n) * best_of + score.argmax(-1)
             texts = [texts[i] for i in keep.tolist()]
             trace = [p[keep] for p in trace]

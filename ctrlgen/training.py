@@ -94,8 +94,9 @@ class TrainConfig:
     precision: str | None = None
     accumulate_grad_batches: int = 1
     resume: bool = False
-    #: fine-tune: start from this model directory's weights and tokenizer; its architecture replaces the
-    #: model fields above. A new label embedding (CFG) starts at zero, so training starts from the base model.
+    #: fine-tune: start from this model directory's weights and tokenizer; its architecture and schedule
+    #: replace the model fields above. New labels (CFG) start as the base's "no label", so training starts
+    #: from the base model's predictions.
     init_from: str | None = None
     progress: bool = True
     fast_dev_run: bool = False
@@ -128,16 +129,25 @@ def _load_base(path: str):
 
 
 def _init_weights_from(model: DenoiserModel, base: DenoiserModel) -> None:
-    """Copy ``base``'s weights into ``model``; a label embedding for other labels than the base's starts at
-    zero, so the fine-tuned model begins as the base model whatever the label."""
-    state = base.state_dict()
-    if list(base.config.label_names) != list(model.config.label_names):
-        state = {k: v for k, v in state.items() if not k.startswith("label_embed.")}
+    """Copy ``base``'s weights into ``model`` so that the fine-tuned model begins as the base model whatever
+    the label: rows of labels both know are copied, new labels start as the base's "no label" row (or at zero
+    when the base had no label embedding, which adds nothing)."""
+    state = {k: v for k, v in base.state_dict().items() if not k.startswith("label_embed.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith("label_embed.") for k in missing):
         raise InvalidArgumentError(f"init_from: weights do not fit (missing {missing}, unexpected {unexpected})")
-    if missing:
-        torch.nn.init.zeros_(model.label_embed.weight)
+    if model.label_embed is None:
+        return
+    with torch.no_grad():
+        if base.label_embed is None:
+            model.label_embed.weight.zero_()
+            return
+        old_names = list(base.config.label_names)
+        new_names = list(model.config.label_names)
+        old_rows = base.label_embed.weight
+        for i, name in enumerate([*new_names, None]):  # None: the "no label" row, last in both
+            j = len(old_names) if name is None else old_names.index(name) if name in old_names else len(old_names)
+            model.label_embed.weight[i] = old_rows[j]
 
 
 def train(cfg: TrainConfig) -> Path:
@@ -183,13 +193,18 @@ def train(cfg: TrainConfig) -> Path:
         label_names=label_names,
     )
     if cfg.init_from:
+        if cfg.canvas_length > base.model.config.max_canvas:
+            raise InvalidArgumentError(
+                f"canvas_length {cfg.canvas_length} exceeds the base model's longest canvas "
+                f"({base.model.config.max_canvas}) of init_from {cfg.init_from!r}"
+            )
         fields = base.model.config.to_dict() | {"label_names": label_names, "dropout": cfg.dropout}
         model_cfg = DenoiserConfig(**fields)
     model_cfg.save_pretrained(out)  # the run folder describes its model from the start (see export_checkpoint)
     model = DenoiserModel(model_cfg)
     if cfg.init_from:
         _init_weights_from(model, base.model)
-    process = MaskingProcess(schedule_from_name(cfg.schedule), tokenizer.mask_token_id)
+    process = MaskingProcess(schedule_from_name(model_cfg.schedule), tokenizer.mask_token_id)
     system = DenoiserLightningModule(
         model,
         process,

@@ -146,6 +146,23 @@ def test_default_sentiment_classifier_ships_and_guides():
     assert torch.isfinite(clf.predict_proba(out)).all()
 
 
+def test_default_model_is_sentiment_conditional():
+    """The shipped denoiser was fine-tuned with sentiment labels and label dropout: classifier-free guidance
+    towards a label moves the shipped classifier's verdict on what it writes."""
+    import ctrlgen
+    from ctrlgen.styles import load_classifier
+
+    lm, clf = ctrlgen.load(), load_classifier("sentiment")
+    assert lm.model.config.label_names == ["negative", "positive"]
+    source = "the pizza was cold and the staff ignored us ."
+
+    def p_positive(label):
+        out = lm.rewrite(source, strength=0.5, n=16, seed=0, label=label, cfg_weight=3.0)
+        return clf.predict_proba(out)[:, 1].mean().item()
+
+    assert p_positive("positive") > p_positive("negative") + 0.25
+
+
 @pytest.fixture(scope="session")
 def conditional_run(tmp_path_factory):
     """A tiny class-conditional denoiser (label = cheap / expensive) trained with label dropout."""
@@ -229,7 +246,8 @@ def test_rewrite_best_of_keeps_the_classifiers_favourite(tiny_lm, price_classifi
     # n=1, best_of=6 denoises the same six canvases with the same draws as n=6: it must keep their best
     candidates = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=6, seed=3)
     (best,) = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=1, best_of=6, seed=3)
-    scores = price_classifier.predict_proba(candidates)[:, 1]
+    assert len(set(candidates)) > 1
+    scores = torch.cat([price_classifier.predict_proba([c]) for c in candidates])[:, 1]
     assert best == candidates[int(scores.argmax())]
     assert len(tiny_lm.last_report.style_trace[0]) == 1
 
@@ -308,6 +326,15 @@ def test_labelled_data_needs_some_labels(tmp_path):
     path = tmp_path / "docs.jsonl"
     path.write_text('{"text": "a", "y": "1"}\n{"text": "b"}\n{"text": "c", "y": ""}\n')
     assert read_labelled_texts([TextSource(str(path))], "y") == (["a", "b", "c"], ["1", "", ""])
+    path.write_text('{"text": "a", "y": ""}\n{"text": "b", "y": null}\n')
+    with pytest.raises(DataError, match="has a 'y' label"):
+        read_labelled_texts([TextSource(str(path))], "y")
+    csv_path = tmp_path / "docs.csv"
+    csv_path.write_text("text,y\na,neg\nb,\n")
+    assert read_labelled_texts([TextSource(str(csv_path))], "y") == (["a", "b"], ["neg", ""])
+    path.write_text("")
+    with pytest.raises(DataError, match="no records"):
+        read_labelled_texts([TextSource(str(path))], "y")
     path.write_text('{"text": "a"}\n')
     with pytest.raises(DataError, match="no label field"):
         read_labelled_texts([TextSource(str(path))], "y")
