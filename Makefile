@@ -27,12 +27,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ctrlgen constraints guidance tests benchmarks
 
-# The shipped default model: corpus from ../shared/data, then configs/default.json (resumable with RESUME=--resume).
+# The shipped default model: corpus from ../shared/data, configs/default.json (unconditional), then
+# configs/default-cfg.json (fine-tuned with sentiment labels and label dropout, for classifier-free guidance).
+# Each stage resumes with RESUME=--resume. The result is runs/default-cfg; copy it to ctrlgen/default_model.
 corpus: $(STAMP)
 	$(VENV)/bin/ctrlgen corpus --data-dir ../shared/data --out runs/default-corpus.jsonl
 
 default-model: corpus
 	$(VENV)/bin/ctrlgen train --config configs/default.json $(RESUME)
+	$(VENV)/bin/ctrlgen train --config configs/default-cfg.json --init-from runs/default $(RESUME)
 
 bench: $(STAMP)
 	$(PY) benchmarks/sampling_speed.py
