@@ -162,6 +162,14 @@ class DiffusionLM:
 
         return denoise
 
+    def _label_denoiser(self, label: str | None, cfg_weight: float):
+        """The denoiser for ``generate``/``rewrite``: None (the plain one) without a label."""
+        if label is None:
+            if cfg_weight != 1.0:
+                raise InvalidArgumentError("cfg_weight needs a label to guide towards")
+            return None
+        return self.conditional_denoiser(label, cfg_weight)
+
     def _sampler(self, sampler: str | Sampler, steps: int | None, temperature: float, top_p: float) -> Sampler:
         if isinstance(sampler, Sampler):
             return sampler
@@ -269,9 +277,7 @@ class DiffusionLM:
             length = plan.length
         length = 64 if length is None else length
         base_seed = seed if seed is not None else torch.seed() % 2**62
-        if label is None and cfg_weight != 1.0:
-            raise InvalidArgumentError("cfg_weight needs a label to guide towards")
-        denoise = self.conditional_denoiser(label, cfg_weight) if label is not None else None
+        denoise = self._label_denoiser(label, cfg_weight)
         all_guides = ([plan.guide] if plan else []) + [style_guide(s, self.tokenizer) for s in soft] + list(guides)
 
         def run(rows: int, batch_seed: int, show: bool) -> list[str]:
@@ -369,8 +375,7 @@ class DiffusionLM:
             raise InvalidArgumentError(f"saliency_temperature must be finite and >= 0, got {saliency_temperature!r}")
         if not isinstance(best_of, int) or best_of < 1:
             raise InvalidArgumentError(f"best_of must be a positive integer, got {best_of!r}")
-        if label is None and cfg_weight != 1.0:
-            raise InvalidArgumentError("cfg_weight needs a label to guide towards")
+        denoise = self._label_denoiser(label, cfg_weight)
         hard, soft = _split_constraints(constraints)
         if best_of > 1 and not soft:
             raise InvalidArgumentError("best_of ranks candidates by a style classifier: give a Style constraint")
@@ -387,7 +392,6 @@ class DiffusionLM:
                 f"text of {length} tokens exceeds the model's canvas of {self.model.config.max_canvas}"
             )
         styles = [style_guide(s, self.tokenizer) for s in soft]
-        denoise = self.conditional_denoiser(label, cfg_weight) if label is not None else None
         base_seed = seed if seed is not None else torch.seed() % 2**62
         generator = torch.Generator().manual_seed(base_seed)
         k = max(1, round(strength * len(source)))

@@ -143,11 +143,9 @@ def _init_weights_from(model: DenoiserModel, base: DenoiserModel) -> None:
             model.label_embed.weight.zero_()
             return
         old_names = list(base.config.label_names)
-        new_names = list(model.config.label_names)
-        old_rows = base.label_embed.weight
-        for i, name in enumerate([*new_names, None]):  # None: the "no label" row, last in both
-            j = len(old_names) if name is None else old_names.index(name) if name in old_names else len(old_names)
-            model.label_embed.weight[i] = old_rows[j]
+        null = len(old_names)  # the "no label" row, last in both
+        rows = [old_names.index(name) if name in old_names else null for name in model.config.label_names]
+        model.label_embed.weight.copy_(base.label_embed.weight[[*rows, null]])
 
 
 def train(cfg: TrainConfig) -> Path:
