@@ -18,7 +18,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
@@ -56,6 +56,33 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise
 
 
+class SessionTimer(Timer):
+    """Lightning's ``Timer``, except that the limit counts from this ``fit`` call, not from the first run.
+
+    Lightning stores the elapsed time in the checkpoint, so ``--resume --max-minutes 60`` after a
+    90-minute run would stop at once. Runs here are resumed across machine sessions that each have their
+    own wall-clock budget, so each call gets the full ``max_minutes``.
+    """
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        return None
+
+
+class LastCheckpointOnStop(Callback):
+    """Writes ``last.ckpt`` when ``fit`` stops (time limit or ``max_steps``), so a resume loses no steps.
+
+    ``ModelCheckpoint`` only writes every ``val_every`` steps. This callback must come before
+    ``EMAWeightAveraging`` in the list: at train end EMA copies the average into the live weights, and
+    the checkpoint has to hold the live weights (and the average separately) to resume training exactly.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        trainer.save_checkpoint(self.path)
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run needs; a JSON file of these fields reproduces a run (see ``configs/``)."""
@@ -84,7 +111,7 @@ class TrainConfig:
     warmup_steps: int = 200
     ema_decay: float = 0.0  #: 0 disables EMA weights
     max_steps: int = 2000
-    max_minutes: float | None = None  #: stop after this wall time (checkpoint kept, resumable)
+    max_minutes: float | None = None  #: stop after this much wall time in this call (checkpoint kept, resumable)
     val_every: int = 500
     seed: int = 0
     # passed to lightning.Trainer as they are
@@ -224,7 +251,9 @@ def train(cfg: TrainConfig) -> Path:
     )
 
     ckpt_dir = out / "checkpoints"
-    callbacks: list = [
+    resume_from = ckpt_dir / "last.ckpt"
+    callbacks: list = [] if cfg.fast_dev_run else [LastCheckpointOnStop(resume_from)]
+    callbacks += [
         ModelCheckpoint(
             dirpath=ckpt_dir,
             filename="step{step}",
@@ -238,13 +267,14 @@ def train(cfg: TrainConfig) -> Path:
     ]
     if cfg.ema_decay > 0:
         callbacks.append(EMAWeightAveraging(decay=cfg.ema_decay))
+    if cfg.max_minutes:
+        callbacks.append(SessionTimer(duration={"minutes": cfg.max_minutes}, interval="step"))
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         strategy=cfg.strategy,
         precision=cfg.precision,
         max_steps=cfg.max_steps,
-        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
         accumulate_grad_batches=cfg.accumulate_grad_batches,
         val_check_interval=None if cfg.fast_dev_run else cfg.val_every,
         check_val_every_n_epoch=None,
@@ -258,7 +288,6 @@ def train(cfg: TrainConfig) -> Path:
         num_sanity_val_steps=0,
         log_every_n_steps=10,
     )
-    resume_from = ckpt_dir / "last.ckpt"
     start = time.time()
     trainer.fit(system, datamodule=dm, ckpt_path=str(resume_from) if cfg.resume and resume_from.exists() else None)
     elapsed = time.time() - start
