@@ -18,12 +18,13 @@ from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
 from guidance.classifier import StyleClassifier, StyleClassifierConfig, StyleClassifierModel
+from guidance.lexical import WordJudge
 from guidance.vocabulary import tokenizer_fingerprint
 
 from .data import TextSource, _CanvasCollator, _read_source, split_texts
 from .errors import DataError
 
-__all__ = ["ClassifierTrainConfig", "read_labelled", "train_classifier", "ClassifierLightningModule"]
+__all__ = ["ClassifierTrainConfig", "read_labelled", "train_classifier", "fit_word_judge", "ClassifierLightningModule"]
 
 
 def read_labelled(spec: str, label_column: str | None = None) -> list[tuple[str, str]]:
@@ -145,6 +146,40 @@ def _collate(collator: _CanvasCollator):
     return collate
 
 
+def _labelled_split(cfg: ClassifierTrainConfig):
+    """The labelled pairs, raw and display label names, and the fixed train / held-out split of ``cfg``."""
+    pairs = [p for spec in cfg.data for p in read_labelled(spec, cfg.label_column)]
+    raw_labels = sorted({label for _, label in pairs})
+    names = cfg.labels or raw_labels
+    if len(names) != len(raw_labels):
+        raise DataError(f"{len(names)} label names given for {len(raw_labels)} labels {raw_labels}")
+    train_idx, val_idx = split_texts(list(range(len(pairs))), cfg.val_fraction, cfg.seed)
+    return pairs, raw_labels, names, train_idx, val_idx
+
+
+def fit_word_judge(cfg: ClassifierTrainConfig) -> tuple[WordJudge, dict]:
+    """The word judge for the classifier ``cfg`` trains, fitted on the same training split, and its held-out
+    accuracy. ``train_classifier`` calls it; it also equips a classifier trained before judges existed."""
+    pairs, raw_labels, names, train_idx, val_idx = _labelled_split(cfg)
+    judge = WordJudge.fit(
+        [pairs[i][0] for i in train_idx], [names[raw_labels.index(pairs[i][1])] for i in train_idx], names
+    )
+    report: dict = {"word_judge_words": len(judge.word_counts)}
+    if val_idx:
+        predicted = judge.log_proba([pairs[i][0] for i in val_idx]).argmax(-1).tolist()
+        gold = [raw_labels.index(pairs[i][1]) for i in val_idx]
+        report["word_judge_held_out_accuracy"] = sum(p == g for p, g in zip(predicted, gold)) / len(gold)
+    return judge, report
+
+
+def _judge_accuracy(classifier: StyleClassifier, texts: list[str], gold: list[int]) -> float | None:
+    """Held-out accuracy of :meth:`StyleClassifier.judge_log_proba`, the score ``best_of`` ranks by."""
+    if not texts:
+        return None
+    predicted = classifier.judge_log_proba(texts).argmax(-1).tolist()
+    return sum(p == g for p, g in zip(predicted, gold)) / len(gold)
+
+
 def train_classifier(cfg: ClassifierTrainConfig) -> Path:
     """Train a style classifier; writes the classifier, its tokenizer and ``training.json`` to ``cfg.out``."""
     from transformers import PreTrainedTokenizerFast
@@ -152,12 +187,7 @@ def train_classifier(cfg: ClassifierTrainConfig) -> Path:
     from .pipeline import DEFAULT_MODEL_DIR
 
     L.seed_everything(cfg.seed, verbose=False)
-    pairs = [p for spec in cfg.data for p in read_labelled(spec, cfg.label_column)]
-    raw_labels = sorted({label for _, label in pairs})
-    names = cfg.labels or raw_labels
-    if len(names) != len(raw_labels):
-        raise DataError(f"{len(names)} label names given for {len(raw_labels)} labels {raw_labels}")
-    train_idx, val_idx = split_texts(list(range(len(pairs))), cfg.val_fraction, cfg.seed)
+    pairs, raw_labels, names, train_idx, val_idx = _labelled_split(cfg)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(cfg.tokenizer or DEFAULT_MODEL_DIR)
     ids = tokenizer([t for t, _ in pairs], add_special_tokens=False)["input_ids"]
     ids = [x[: cfg.canvas_length] for x in ids]
@@ -213,10 +243,16 @@ def train_classifier(cfg: ClassifierTrainConfig) -> Path:
     trainer.fit(system, train_dl, val_dl)
     metrics = trainer.validate(system, val_dl, verbose=False)[0] if len(val_set) else {}
     out = Path(cfg.out)
-    StyleClassifier(model, tokenizer).save_pretrained(out)
+    judge, judge_report = fit_word_judge(cfg)
+    classifier = StyleClassifier(model.cpu(), tokenizer, judge)
+    classifier.save_pretrained(out)
     summary = {
         "held_out_accuracy": metrics.get("val/acc"),
         "held_out_accuracy_half_masked": metrics.get("val/acc_half_masked"),
+        **judge_report,
+        "judge_held_out_accuracy": _judge_accuracy(
+            classifier, [pairs[i][0] for i in val_idx], [labels[i] for i in val_idx]
+        ),
         "n_train": len(train_set),
         "n_val": len(val_set),
         "labels": names,

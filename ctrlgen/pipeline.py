@@ -365,7 +365,9 @@ class DiffusionLM:
             this weight, as in :meth:`generate`. Combines with ``Style`` guidance.
         best_of:
             Draw this many candidates per rewrite and keep the one the first style's classifier finds most
-            likely to have the target style (judged on the finished text, no noise). Needs a ``Style``.
+            likely to have the target style, judged on the finished text by
+            :meth:`~guidance.classifier.StyleClassifier.judge_log_proba` (with the classifier's word judge
+            when it has one). Needs a ``Style``.
         """
         if not isinstance(strength, (int, float)) or not (0 < strength <= 1):
             raise InvalidArgumentError(f"strength must be in (0, 1], got {strength!r}")
@@ -422,10 +424,7 @@ class DiffusionLM:
             texts = [t.lstrip() for t in texts]
         trace = list(styles[0].trace) if styles else []
         if best_of > 1:
-            with torch.no_grad():
-                # one text at a time: in a padded batch a text's score would depend on its neighbours' lengths
-                clf = styles[0].classifier
-                score = torch.cat([clf.predict_proba([t]) for t in texts])[:, styles[0].target].view(n, best_of)
+            score = styles[0].classifier.judge_log_proba(texts)[:, styles[0].target].view(n, best_of)
             keep = torch.arange(n) * best_of + score.argmax(-1)
             texts = [texts[i] for i in keep.tolist()]
             trace = [p[keep] for p in trace]

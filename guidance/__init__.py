@@ -5,6 +5,7 @@ from .automaton import TokenAutomaton, product
 from .compile import CompiledConstraint, compile_constraint
 from .guide import ConstraintGuide, Span
 from .interface import Guide, StepOutput, StepState
+from .lexical import WordJudge
 
 __all__ = [
     "Guide",
@@ -16,4 +17,5 @@ __all__ = [
     "compile_constraint",
     "ConstraintGuide",
     "Span",
+    "WordJudge",
 ]

@@ -16,6 +16,7 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerFast
 
 from ._hf import quiet_progress
+from .lexical import WordJudge
 from .vocabulary import tokenizer_fingerprint
 
 __all__ = ["StyleClassifierConfig", "StyleClassifierModel", "StyleClassifier", "ClassifierMismatchError"]
@@ -94,11 +95,20 @@ class StyleClassifierModel(PreTrainedModel):
 
 
 class StyleClassifier:
-    """A trained classifier with its tokenizer and label names; ``Style`` constraints point at one."""
+    """A trained classifier with its tokenizer and label names; ``Style`` constraints point at one.
 
-    def __init__(self, model: StyleClassifierModel, tokenizer) -> None:
+    ``word_judge``, when present, is a word-presence naive Bayes model fitted on the same sentences; it
+    takes part only in judging finished texts (:meth:`judge_log_proba`), never in guidance.
+    """
+
+    def __init__(self, model: StyleClassifierModel, tokenizer, word_judge: WordJudge | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
+        if word_judge is not None and word_judge.labels != list(model.config.labels):
+            raise ClassifierMismatchError(
+                f"word judge labels {word_judge.labels} differ from the classifier's {list(model.config.labels)}"
+            )
+        self.word_judge = word_judge
 
     @property
     def labels(self) -> list[str]:
@@ -133,6 +143,19 @@ class StyleClassifier:
         batch = torch.tensor([x[:n] + [pad] * (n - len(x[:n])) for x in ids], device=self.device)
         return F.softmax(self.model(batch), dim=-1).cpu()
 
+    @torch.no_grad()
+    def judge_log_proba(self, texts: list[str]) -> torch.Tensor:
+        """``(N, K)`` label log-probabilities of finished texts, for choosing among candidates.
+
+        With a word judge, the product of both experts (their log-probabilities added and renormalised):
+        a candidate must both read as the label to the transformer and contain words that carry it. Each
+        text is scored alone, so a score never depends on the lengths of the others in a padded batch.
+        """
+        logp = torch.cat([self.predict_proba([t]) for t in texts]).clamp_min(1e-12).log()
+        if self.word_judge is not None:
+            logp = (logp + self.word_judge.log_proba(texts)).log_softmax(-1)
+        return logp
+
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
@@ -144,6 +167,8 @@ class StyleClassifier:
     def save_pretrained(self, path: str | Path) -> None:
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
+        if self.word_judge is not None:
+            self.word_judge.save(path)
 
     @classmethod
     def load(cls, path: str | Path) -> StyleClassifier:
@@ -151,4 +176,6 @@ class StyleClassifier:
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path} holds no style classifier (no config.json)")
         with quiet_progress():
-            return cls(StyleClassifierModel.from_pretrained(path), PreTrainedTokenizerFast.from_pretrained(path))
+            model = StyleClassifierModel.from_pretrained(path)
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(path)
+        return cls(model, tokenizer, WordJudge.load(path))

@@ -48,10 +48,13 @@ def _p_cheap(clf, texts):
 
 
 def test_classifier_learned_its_labels(price_classifier):
-    probs = price_classifier.predict_proba(
-        ["the mill is a cheap french place .", "the mill is a expensive french place ."]
-    )
+    texts = ["the mill is a cheap french place .", "the mill is a expensive french place ."]
+    probs = price_classifier.predict_proba(texts)
     assert probs[0, 1] > 0.8 and probs[1, 1] < 0.2
+    # training also fitted the word judge on the same split, and it was saved and loaded with the classifier
+    assert price_classifier.word_judge is not None and price_classifier.word_judge.labels == ["expensive", "cheap"]
+    judged = price_classifier.judge_log_proba(texts).exp()
+    assert torch.allclose(judged.sum(-1), torch.ones(2)) and judged[0, 1] > 0.9 and judged[1, 1] < 0.1
 
 
 @pytest.mark.parametrize("top_k", [0, 8])
@@ -144,6 +147,11 @@ def test_default_sentiment_classifier_ships_and_guides():
     out = lm.rewrite("the food was cold and the waiter ignored us .", constraints=[style], strength=0.5, n=4, seed=0)
     assert len(out) == 4 and all(isinstance(t, str) and t for t in out)
     assert torch.isfinite(clf.predict_proba(out)).all()
+    # The word judge only moves on words that carry sentiment: a text that merely lost its negative words
+    # stays near even odds for it, where the noise-trained transformer already leans positive.
+    assert clf.word_judge is not None
+    judge = clf.word_judge.log_proba(["the food was delicious and the staff were lovely .", "the food was ."]).exp()
+    assert judge[0, 1] > 0.9 and abs(judge[1, 1] - 0.5) < abs(judge[0, 1] - 0.5)
 
 
 def test_default_model_is_sentiment_conditional():
@@ -249,7 +257,7 @@ def test_rewrite_best_of_keeps_the_classifiers_favourite(tiny_lm, price_classifi
     candidates = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=6, seed=3)
     (best,) = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=1, best_of=6, seed=3)
     assert len(set(candidates)) > 1
-    scores = torch.cat([price_classifier.predict_proba([c]) for c in candidates])[:, 1]
+    scores = price_classifier.judge_log_proba(candidates)[:, 1]
     assert best == candidates[int(scores.argmax())]
     assert len(tiny_lm.last_report.style_trace[0]) == 1
 
