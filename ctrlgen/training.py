@@ -68,6 +68,17 @@ class SessionTimer(Timer):
         return None
 
 
+class PeriodicCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` without its save at train end, which :class:`LastCheckpointOnStop` makes instead.
+
+    Lightning runs checkpoint callbacks last, after ``EMAWeightAveraging`` has copied the average into the
+    live weights, so a ``last.ckpt`` written there would resume training from the average.
+    """
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        return None
+
+
 class LastCheckpointOnStop(Callback):
     """Writes ``last.ckpt`` when ``fit`` stops (time limit or ``max_steps``), so a resume loses no steps.
 
@@ -254,7 +265,7 @@ def train(cfg: TrainConfig) -> Path:
     resume_from = ckpt_dir / "last.ckpt"
     callbacks: list = [] if cfg.fast_dev_run else [LastCheckpointOnStop(resume_from)]
     callbacks += [
-        ModelCheckpoint(
+        PeriodicCheckpoint(
             dirpath=ckpt_dir,
             filename="step{step}",
             save_last=True,
@@ -263,6 +274,7 @@ def train(cfg: TrainConfig) -> Path:
             monitor="val/loss",
             mode="min",
             auto_insert_metric_name=False,
+            enable_version_counter=False,  # a new run in the same folder replaces last.ckpt, no last-v1.ckpt
         )
     ]
     if cfg.ema_decay > 0:

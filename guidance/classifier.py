@@ -147,13 +147,17 @@ class StyleClassifier:
     def judge_log_proba(self, texts: list[str]) -> torch.Tensor:
         """``(N, K)`` label log-probabilities of finished texts, for choosing among candidates.
 
-        With a word judge, the product of both experts (their log-probabilities added and renormalised):
+        With a word judge, the product of both experts (the transformer's posterior times the judge's
+        likelihood of the words, renormalised):
         a candidate must both read as the label to the transformer and contain words that carry it. Each
         text is scored alone, so a score never depends on the lengths of the others in a padded batch.
         """
+        if not texts:
+            return torch.empty(0, len(self.labels))
         logp = torch.cat([self.predict_proba([t]) for t in texts]).clamp_min(1e-12).log()
         if self.word_judge is not None:
-            logp = (logp + self.word_judge.log_proba(texts)).log_softmax(-1)
+            # p(label | text) from the transformer times p(words | label): the prior enters once
+            logp = (logp + self.word_judge.log_likelihood(texts)).log_softmax(-1)
         return logp
 
     @property

@@ -22,7 +22,9 @@ import torch
 
 __all__ = ["WordJudge", "words"]
 
-_WORD = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+# "didn't" and the pre-tokenised "did n't" of common corpora give the same words ("did", "n't"), as do "it's"
+# and "it 's" ("it", "'s"): negations must count however the text spells them
+_WORD = re.compile(r"n't|\w+?(?=n't)|'\w+|\w+|[^\w\s]")
 
 
 def words(text: str) -> set[str]:
@@ -50,12 +52,16 @@ class WordJudge:
             raise ValueError(f"a word judge needs one document count per label, got {doc_counts} for {labels}")
         if any(len(c) != len(labels) for c in word_counts.values()):
             raise ValueError("every word needs one count per label")
+        if any(c <= 0 for c in doc_counts):
+            raise ValueError(
+                f"a word judge needs training sentences for every label, got {dict(zip(labels, doc_counts))}"
+            )
         self.labels, self.alpha = list(labels), float(alpha)
         self.doc_counts = [int(c) for c in doc_counts]
         self.word_counts = {w: [int(x) for x in c] for w, c in word_counts.items()}
         total = sum(self.doc_counts)
-        self._prior = torch.tensor([math.log(max(c, 1) / total) for c in self.doc_counts])
-        # log P(word present | label); the denominator counts word occurrences per label, as multinomial NB does
+        self._prior = torch.tensor([math.log(c / total) for c in self.doc_counts])
+        # log P(word | label) over word occurrences (each counted once per sentence), as multinomial NB has it
         mass = [sum(c[k] for c in self.word_counts.values()) for k in range(len(labels))]
         v = len(self.word_counts)
         self._log_p = {
@@ -82,16 +88,23 @@ class WordJudge:
         kept = {w: c for w, c in counts.items() if sum(c) >= min_count}
         return cls(names, docs, kept)
 
-    def log_proba(self, texts: Sequence[str]) -> torch.Tensor:
-        """``(N, K)`` normalised label log-probabilities; words never seen in training are ignored."""
+    def log_likelihood(self, texts: Sequence[str]) -> torch.Tensor:
+        """``(N, K)`` unnormalised ``log P(words | label)``, without the prior; unseen words are ignored.
+
+        This is what a product of experts adds to another model's posterior (which holds the prior already).
+        """
         rows = []
         for text in texts:
-            score = self._prior.clone()
+            score = torch.zeros(len(self.labels))
             for w in words(text):
                 if w in self._log_p:
                     score += self._log_p[w]
-            rows.append(score.log_softmax(-1))
+            rows.append(score)
         return torch.stack(rows) if rows else torch.empty(0, len(self.labels))
+
+    def log_proba(self, texts: Sequence[str]) -> torch.Tensor:
+        """``(N, K)`` normalised label log-probabilities (prior times likelihood)."""
+        return (self.log_likelihood(texts) + self._prior).log_softmax(-1)
 
     def save(self, directory: str | Path) -> None:
         data = {"labels": self.labels, "alpha": self.alpha, "doc_counts": self.doc_counts}

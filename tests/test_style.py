@@ -150,8 +150,11 @@ def test_default_sentiment_classifier_ships_and_guides():
     # The word judge only moves on words that carry sentiment: a text that merely lost its negative words
     # stays near even odds for it, where the noise-trained transformer already leans positive.
     assert clf.word_judge is not None
-    judge = clf.word_judge.log_proba(["the food was delicious and the staff were lovely .", "the food was ."]).exp()
+    texts = ["the food was delicious and the staff were lovely .", "the food was ."]
+    judge = clf.word_judge.log_proba(texts).exp()
     assert judge[0, 1] > 0.9 and abs(judge[1, 1] - 0.5) < abs(judge[0, 1] - 0.5)
+    assert clf.predict_proba(texts[1:])[0, 1] > judge[1, 1]
+    assert clf.judge_log_proba([]).shape == (0, 2)
 
 
 def test_default_model_is_sentiment_conditional():

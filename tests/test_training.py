@@ -34,21 +34,32 @@ def test_fast_dev_run(corpus_file, tmp_path):
 
 
 def test_resume_continues_from_last_checkpoint(corpus_file, tmp_path):
-    cfg = dict(data=[str(corpus_file)], out=str(tmp_path / "r"), accelerator="cpu", **{**TINY, "val_every": 10})
-    train(TrainConfig(max_steps=25, max_minutes=60, **cfg))
+    # val_every beyond the run: only the checkpoint written when fit stops exists
+    cfg = dict(data=[str(corpus_file)], out=str(tmp_path / "r"), accelerator="cpu", **{**TINY, "val_every": 100})
+    cfg["ema_decay"] = 0.9
     last = tmp_path / "r" / "checkpoints" / "last.ckpt"
-    ckpt = torch.load(last, weights_only=False)
-    # Written when fit stops, not only every val_every steps: a resume loses nothing.
-    assert ckpt["global_step"] == 25
+
+    def check(step):
+        ckpt = torch.load(last, weights_only=False)
+        assert ckpt["global_step"] == step
+        # EMA: the average is the state_dict, the live weights ride along; both must survive the stop
+        live, average = ckpt["current_model_state"], ckpt["state_dict"]
+        assert any(not torch.equal(live[k], average[k]) for k in average)
+        assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt"]
+        return ckpt
+
+    train(TrainConfig(max_steps=12, max_minutes=60, **cfg))
+    ckpt = check(12)
     # A later session has its own wall-clock budget: pretend the first run used 100 hours.
     timers = [k for k in ckpt["callbacks"] if "Timer" in k]
     assert timers
     for k in timers:
         ckpt["callbacks"][k]["time_elapsed"] = {"train": 360_000.0, "validate": 0.0, "test": 0.0}
     torch.save(ckpt, last)
-    train(TrainConfig(max_steps=30, max_minutes=60, resume=True, **cfg))
+    train(TrainConfig(max_steps=15, max_minutes=60, resume=True, **cfg))
+    check(15)
     history = json.loads((tmp_path / "r" / "training.json").read_text())["runs"]
-    assert [r["global_step"] for r in history] == [25, 30]
+    assert [r["global_step"] for r in history] == [12, 15]
 
 
 def test_atomic_checkpoint_leaves_no_temporary_files(tmp_path):

@@ -47,11 +47,23 @@ def test_save_and_load(judge, tmp_path):
     assert again.labels == judge.labels
 
 
+def test_contractions_count_however_they_are_spelled(judge):
+    assert words("didn't like it's") == words("did n't like it 's") == {"did", "n't", "like", "it", "'s"}
+
+
+def test_likelihood_plus_prior_is_the_posterior(judge):
+    texts = ["great food", "rude staff !", ""]
+    assert torch.allclose((judge.log_likelihood(texts) + judge._prior).log_softmax(-1), judge.log_proba(texts))
+    assert judge.log_proba([]).shape == (0, 2)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="'pos' is not one of"):
         WordJudge.fit(TEXTS, LABELS, ["neg", "other"])
     with pytest.raises(ValueError, match="one document count per label"):
         WordJudge.fit(TEXTS[3:], LABELS[3:], ["neg"])
+    with pytest.raises(ValueError, match="training sentences for every label"):
+        WordJudge.fit(TEXTS[3:], LABELS[3:], ["neg", "pos"])
     with pytest.raises(ValueError, match="one count per label"):
         WordJudge(["a", "b"], [1, 1], {"x": [1]})
 
