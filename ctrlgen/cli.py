@@ -101,7 +101,9 @@ def _add_rewrite(sub) -> None:
     p.add_argument("--random", action="store_true", help="pick the re-noised tokens at random, not by saliency")
     p.add_argument("--label", default=None, help="condition a class-conditional model on this label (CFG)")
     p.add_argument("--cfg-weight", type=float, default=1.0, help="classifier-free guidance weight with --label")
-    p.add_argument("--best-of", type=int, default=1, help="candidates per rewrite, the classifier keeps the best")
+    p.add_argument(
+        "--best-of", type=int, default=1, help="candidates per rewrite; the classifier and its word judge keep the best"
+    )
     p.add_argument("--saliency-temperature", type=float, default=0.5, help="0: always the most salient words")
     p.add_argument("--model", default=None)
     p.add_argument("-n", type=int, default=3)
