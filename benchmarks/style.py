@@ -75,6 +75,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sentences", type=int, default=100, help="how many sources to rewrite")
     parser.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="leave out the first N held-out sentences (seeds follow the sentence number)",
+    )
+    parser.add_argument(
         "--sources",
         default=None,
         help="a text file of negative sentences, one per line (default: the held-out reviews)",
@@ -105,7 +111,7 @@ def main() -> None:
         lines = Path(args.sources).read_text(encoding="utf-8").splitlines()
         sources = [line.strip() for line in lines if line.strip()][: args.sentences]
     else:
-        sources = held_out_negatives(args.sentences)
+        sources = held_out_negatives(args.skip + args.sentences)[args.skip :]
     src_emb = minilm.encode(sources, convert_to_tensor=True, normalize_embeddings=True)
     rows = []
     conditional = "positive" in lm.model.config.label_names
@@ -114,7 +120,7 @@ def main() -> None:
             start = time.perf_counter()
             outs = [
                 lm.rewrite(s, strength=strength, seed=i, saliency_temperature=args.saliency_temperature, **kwargs)[0]
-                for i, s in enumerate(sources)
+                for i, s in enumerate(sources, start=args.skip)
             ]
             seconds = (time.perf_counter() - start) / len(sources)
             emb = minilm.encode(outs, convert_to_tensor=True, normalize_embeddings=True)
