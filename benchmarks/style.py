@@ -4,7 +4,7 @@ Run by hand after ``pip install -e ".[bench]"``:
 ``python benchmarks/style.py [--sentences N] [--strengths 0.2 0.3 0.5] [--sources FILE]``.
 
 Held-out negative review sentences (the 20% that neither the shipped classifier nor the default model's
-sentiment labels came from, :func:`ctrlgen.corpus.review_split`) are rewritten towards positive by four
+sentiment labels came from, :func:`ctrlgen.corpus.review_split`) are rewritten towards positive by
 procedures that differ only in guidance, all re-noising the same share of words chosen by the classifier's
 saliency (sampled, ``saliency_temperature``):
 

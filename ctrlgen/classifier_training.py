@@ -157,27 +157,28 @@ def _labelled_split(cfg: ClassifierTrainConfig):
     return pairs, raw_labels, names, train_idx, val_idx
 
 
-def fit_word_judge(cfg: ClassifierTrainConfig) -> tuple[WordJudge, dict]:
-    """The word judge for the classifier ``cfg`` trains, fitted on the same training split, and its held-out
-    accuracy. ``train_classifier`` calls it; it also equips a classifier trained before judges existed."""
-    pairs, raw_labels, names, train_idx, val_idx = _labelled_split(cfg)
-    judge = WordJudge.fit(
+def _fit_judge(pairs, raw_labels, names, train_idx) -> WordJudge:
+    """The word judge on the training side of a split from :func:`_labelled_split`."""
+    return WordJudge.fit(
         [pairs[i][0] for i in train_idx], [names[raw_labels.index(pairs[i][1])] for i in train_idx], names
     )
-    report: dict = {"word_judge_words": len(judge.word_counts)}
-    if val_idx:
-        predicted = judge.log_proba([pairs[i][0] for i in val_idx]).argmax(-1).tolist()
-        gold = [raw_labels.index(pairs[i][1]) for i in val_idx]
-        report["word_judge_held_out_accuracy"] = sum(p == g for p, g in zip(predicted, gold)) / len(gold)
-    return judge, report
 
 
-def _judge_accuracy(classifier: StyleClassifier, texts: list[str], gold: list[int]) -> float | None:
-    """Held-out accuracy of :meth:`StyleClassifier.judge_log_proba`, the score ``best_of`` ranks by."""
-    if not texts:
-        return None
-    predicted = classifier.judge_log_proba(texts).argmax(-1).tolist()
-    return sum(p == g for p, g in zip(predicted, gold)) / len(gold)
+def _accuracy(log_proba: torch.Tensor, gold: list[int]) -> float | None:
+    """Share of rows whose most likely label is the gold one; None without held-out rows."""
+    return (log_proba.argmax(-1) == torch.tensor(gold, dtype=torch.long)).float().mean().item() if gold else None
+
+
+def fit_word_judge(cfg: ClassifierTrainConfig) -> tuple[WordJudge, dict]:
+    """The word judge for the classifier ``cfg`` trains, fitted on the same training split, and its held-out
+    accuracy. It equips a classifier trained before judges existed (``train_classifier`` fits its own)."""
+    pairs, raw_labels, names, train_idx, val_idx = _labelled_split(cfg)
+    judge = _fit_judge(pairs, raw_labels, names, train_idx)
+    texts, gold = [pairs[i][0] for i in val_idx], [raw_labels.index(pairs[i][1]) for i in val_idx]
+    return judge, {
+        "word_judge_words": len(judge.word_counts),
+        "word_judge_held_out_accuracy": _accuracy(judge.log_proba(texts), gold),
+    }
 
 
 def train_classifier(cfg: ClassifierTrainConfig) -> Path:
@@ -243,16 +244,17 @@ def train_classifier(cfg: ClassifierTrainConfig) -> Path:
     trainer.fit(system, train_dl, val_dl)
     metrics = trainer.validate(system, val_dl, verbose=False)[0] if len(val_set) else {}
     out = Path(cfg.out)
-    judge, judge_report = fit_word_judge(cfg)
-    classifier = StyleClassifier(model.cpu(), tokenizer, judge)
+    judge = _fit_judge(pairs, raw_labels, names, train_idx)
+    classifier = StyleClassifier(model, tokenizer, judge)
     classifier.save_pretrained(out)
+    val_texts, val_gold = [pairs[i][0] for i in val_idx], [labels[i] for i in val_idx]
     summary = {
         "held_out_accuracy": metrics.get("val/acc"),
         "held_out_accuracy_half_masked": metrics.get("val/acc_half_masked"),
-        **judge_report,
-        "judge_held_out_accuracy": _judge_accuracy(
-            classifier, [pairs[i][0] for i in val_idx], [labels[i] for i in val_idx]
-        ),
+        "word_judge_words": len(judge.word_counts),
+        "word_judge_held_out_accuracy": _accuracy(judge.log_proba(val_texts), val_gold),
+        # what best_of ranks by: the transformer and the word judge together
+        "judge_held_out_accuracy": _accuracy(classifier.judge_log_proba(val_texts), val_gold),
         "n_train": len(train_set),
         "n_val": len(val_set),
         "labels": names,
