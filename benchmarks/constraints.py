@@ -17,22 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tarfile
 import time
 from pathlib import Path
 
-# this file is named after the `constraints` package it measures: keep its own folder off the import path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import jsonschema
+import torch
+from ctrlgen.constraints import ConstraintError, JsonSchema
+from ctrlgen.guidance.compile import compile_constraint
+from ctrlgen.guidance.json_schema import schema_to_regex
+from ctrlgen.guidance.vocabulary import outlines_vocabulary
 
-import jsonschema  # noqa: E402
-import torch  # noqa: E402
-
-import ctrlgen  # noqa: E402
-from constraints import ConstraintError, JsonSchema  # noqa: E402
-from guidance.compile import compile_constraint  # noqa: E402
-from guidance.json_schema import schema_to_regex  # noqa: E402
-from guidance.vocabulary import outlines_vocabulary  # noqa: E402
+import ctrlgen
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"

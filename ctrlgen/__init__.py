@@ -1,6 +1,7 @@
 """ctrlgen: controllable text generation with diffusion language models."""
 
-from constraints import (
+from .config import DenoiserConfig
+from .constraints import (
     Constraint,
     ConstraintError,
     InvalidSchemaError,
@@ -13,9 +14,6 @@ from constraints import (
     UnsatisfiableConstraintError,
     UnsupportedSchemaError,
 )
-from guidance.classifier import StyleClassifier
-
-from .config import DenoiserConfig
 from .data import TextDataModule, TextSource
 from .errors import (
     CtrlgenError,
@@ -25,6 +23,7 @@ from .errors import (
     TokenizerMismatchError,
     UnknownSamplerError,
 )
+from .guidance.classifier import StyleClassifier
 from .lightning_module import DenoiserLightningModule
 from .masking import MaskingProcess
 from .model import DenoiserModel

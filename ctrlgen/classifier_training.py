@@ -17,12 +17,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from guidance.classifier import StyleClassifier, StyleClassifierConfig, StyleClassifierModel
-from guidance.lexical import WordJudge
-from guidance.vocabulary import tokenizer_fingerprint
-
 from .data import TextSource, _CanvasCollator, _read_source, split_texts
 from .errors import DataError
+from .guidance.classifier import StyleClassifier, StyleClassifierConfig, StyleClassifierModel
+from .guidance.lexical import WordJudge
+from .guidance.vocabulary import tokenizer_fingerprint
 
 __all__ = ["ClassifierTrainConfig", "read_labelled", "train_classifier", "fit_word_judge", "ClassifierLightningModule"]
 

@@ -8,8 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from constraints.errors import ConstraintError
-
+from .constraints.errors import ConstraintError
 from .errors import CtrlgenError
 
 __all__ = ["main"]
@@ -112,8 +111,7 @@ def _add_rewrite(sub) -> None:
 
 
 def _rewrite(args: argparse.Namespace) -> None:
-    from constraints import Style
-
+    from .constraints import Style
     from .pipeline import load
 
     styles = []
@@ -182,8 +180,7 @@ def _add_corpus(sub) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from constraints import JsonSchema, Length, Regex
-
+    from .constraints import JsonSchema, Length, Regex
     from .pipeline import load
 
     constraints = []

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from constraints import Constraint, Intersection, Slot, Template, UnsatisfiableConstraintError
-from guidance.compile import compile_constraint
-from guidance.guide import ConstraintGuide, Span
+from .constraints import Constraint, Intersection, Slot, Template, UnsatisfiableConstraintError
+from .guidance.compile import compile_constraint
+from .guidance.guide import ConstraintGuide, Span
 
 __all__ = ["ConstraintPlan", "plan_constraints", "canvas_length_for"]
 

@@ -10,15 +10,14 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from constraints import Constraint, ConstraintError, Length, Style, Template
-from guidance._hf import quiet_progress
-from guidance.guide import BanTokens
-from guidance.interface import Guide
-from guidance.style import StyleGuide
-
 from .config import DenoiserConfig
 from .constrained import plan_constraints
+from .constraints import Constraint, ConstraintError, Length, Style, Template
 from .errors import InvalidArgumentError, ModelNotFoundError, TokenizerMismatchError, UnknownSamplerError
+from .guidance._hf import quiet_progress
+from .guidance.guide import BanTokens
+from .guidance.interface import Guide
+from .guidance.style import StyleGuide
 from .masking import subs_log_probs
 from .model import DenoiserModel
 from .rewriting import pick_words, random_order, word_spans

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from constraints.style import InvalidStyleError, Style
-from guidance.classifier import ClassifierMismatchError, StyleClassifier
-from guidance.style import StyleGuide
+from .constraints.style import InvalidStyleError, Style
+from .guidance.classifier import ClassifierMismatchError, StyleClassifier
+from .guidance.style import StyleGuide
 
 __all__ = ["SHIPPED_CLASSIFIERS", "load_classifier", "style_guide"]
 

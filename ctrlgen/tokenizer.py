@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from guidance.vocabulary import tokenizer_fingerprint
+from .guidance.vocabulary import tokenizer_fingerprint
 
 __all__ = ["MASK_TOKEN", "END_TOKEN", "train_tokenizer", "tokenizer_fingerprint"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from constraints.errors import ConstraintTooLargeError
+from ..constraints.errors import ConstraintTooLargeError
 
 __all__ = ["TokenAutomaton", "from_transitions", "product", "DEFAULT_STATE_BUDGET"]
 

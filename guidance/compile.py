@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from constraints import Intersection, JsonSchema, Length, Regex, Slot
-from constraints.base import Constraint
-from constraints.errors import ConstraintError
-
+from ..constraints import Intersection, JsonSchema, Length, Regex, Slot
+from ..constraints.base import Constraint
+from ..constraints.errors import ConstraintError
 from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, from_transitions, product
 from .json_schema import schema_to_regex
 from .vocabulary import outlines_vocabulary, tokenizer_fingerprint

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from constraints.errors import UnsatisfiableConstraintError
-
+from ..constraints.errors import UnsatisfiableConstraintError
 from .automaton import TokenAutomaton
 from .feasibility import DeviceAutomaton, allowed_classes, joint_sample, reachability
 from .interface import Guide, StepState

@@ -20,8 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from constraints.errors import InvalidSchemaError, UnsupportedSchemaError
-
+from ..constraints.errors import InvalidSchemaError, UnsupportedSchemaError
 from .ranges import integer_range_regex
 
 __all__ = ["CompiledSchema", "schema_to_regex", "EXACT_KEYWORDS"]

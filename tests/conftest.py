@@ -77,9 +77,9 @@ def random_lm(tokenizer, seed: int = 0):
     """A DiffusionLM with an untrained one-layer denoiser: near-uniform predictions, the hardest case for
     constraints (the model itself never helps them)."""
     import torch
+    from ctrlgen.guidance.vocabulary import tokenizer_fingerprint
 
     from ctrlgen import DenoiserConfig, DenoiserModel, DiffusionLM
-    from guidance.vocabulary import tokenizer_fingerprint
 
     torch.manual_seed(seed)
     cfg = DenoiserConfig(

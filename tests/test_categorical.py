@@ -1,8 +1,7 @@
 import torch
+from ctrlgen.guidance.categorical import draw_categorical, sampling_probs
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from guidance.categorical import draw_categorical, sampling_probs
 
 
 @settings(max_examples=50, deadline=None)

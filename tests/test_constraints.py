@@ -5,10 +5,7 @@ import re
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from constraints import (
+from ctrlgen.constraints import (
     ConstraintError,
     Length,
     Regex,
@@ -16,8 +13,11 @@ from constraints import (
     Template,
     UnsatisfiableConstraintError,
 )
-from guidance.compile import compile_constraint
-from guidance.vocabulary import token_bytes
+from ctrlgen.guidance.compile import compile_constraint
+from ctrlgen.guidance.vocabulary import token_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.conftest import random_lm
 
 atoms = st.sampled_from(["a", "b", "[ab]", "ab", "ba"])
@@ -180,14 +180,14 @@ def test_intersection_laws(ab_tokenizer, p, q, chars):
 
 
 def test_state_budget_fails_fast(default_tokenizer):
-    from constraints import ConstraintTooLargeError
+    from ctrlgen.constraints import ConstraintTooLargeError
 
     with pytest.raises(ConstraintTooLargeError, match="budget"):
         compile_constraint(Regex(r"[a-z]{40}"), default_tokenizer, state_budget=10)
 
 
 def test_compiled_automata_are_cached_on_disk(default_tokenizer):
-    from guidance.compile import cache_dir
+    from ctrlgen.guidance.compile import cache_dir
 
     before = set(cache_dir().glob("*.npz")) if cache_dir().exists() else set()
     first = compile_constraint(Regex(r"cache-test-[0-9]{2}"), default_tokenizer).automaton

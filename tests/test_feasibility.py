@@ -5,11 +5,10 @@ import math
 
 import numpy as np
 import torch
+from ctrlgen.guidance.automaton import from_transitions, product
+from ctrlgen.guidance.feasibility import DeviceAutomaton, allowed_classes, joint_sample, reachability
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from guidance.automaton import from_transitions, product
-from guidance.feasibility import DeviceAutomaton, allowed_classes, joint_sample, reachability
 
 END, MASK, V = 0, 1, 5  # tokens 2, 3, 4 are content
 

@@ -45,8 +45,7 @@ def test_constrained_generation_on_gpu():
     import re
 
     import jsonschema
-
-    from constraints import JsonSchema, Length, Regex
+    from ctrlgen.constraints import JsonSchema, Length, Regex
 
     lm = ctrlgen.load(device="cuda")
     schema = {

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from ctrlgen.constraints import InvalidSchemaError, JsonSchema, UnsupportedSchemaError
+from ctrlgen.guidance.json_schema import schema_to_regex
+from ctrlgen.guidance.ranges import integer_range_regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from constraints import InvalidSchemaError, JsonSchema, UnsupportedSchemaError
-from guidance.json_schema import schema_to_regex
-from guidance.ranges import integer_range_regex
 from tests.conftest import SHARED_DATA, random_lm
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "restaurant.schema.json"
@@ -111,7 +111,7 @@ def suite_lm(default_tokenizer):
 @pytest.mark.skipif(not SUITE.is_dir(), reason=f"JSON Schema Test Suite not found at {SUITE}")
 @pytest.mark.parametrize("schema", _suite_schemas())
 def test_every_output_validates_for_suite_schemas_that_compile(suite_lm, schema):
-    from constraints import ConstraintError
+    from ctrlgen.constraints import ConstraintError
 
     try:
         schema_to_regex(schema)

@@ -2,13 +2,13 @@
 
 import pytest
 import torch
+from ctrlgen.guidance import Guide
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ctrlgen.errors import InvalidArgumentError
 from ctrlgen.masking import subs_log_probs
 from ctrlgen.sampling import AncestralSampler, ConfidenceSampler, SemiAutoregressiveSampler
-from guidance import Guide
 
 V, MASK, END = 8, 1, 0
 

@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
+from ctrlgen.constraints import InvalidStyleError, Length, Regex, Style
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from constraints import InvalidStyleError, Length, Regex, Style
 from ctrlgen import InvalidArgumentError
 from tests.conftest import TINY, tiny_corpus
 
@@ -15,8 +15,9 @@ from tests.conftest import TINY, tiny_corpus
 @pytest.fixture(scope="session")
 def price_classifier(tiny_run, tmp_path_factory):
     """Tells 'cheap' sentences (label 1) from 'expensive' ones (label 0), on the tiny model's tokenizer."""
+    from ctrlgen.guidance.classifier import StyleClassifier
+
     from ctrlgen.classifier_training import ClassifierTrainConfig, train_classifier
-    from guidance.classifier import StyleClassifier
 
     folder = tmp_path_factory.mktemp("price")
     docs = tiny_corpus(n=2000, seed=3)

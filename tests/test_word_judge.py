@@ -2,12 +2,11 @@
 
 import pytest
 import torch
+from ctrlgen.guidance import WordJudge
+from ctrlgen.guidance.classifier import ClassifierMismatchError, StyleClassifier
+from ctrlgen.guidance.lexical import words
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from guidance import WordJudge
-from guidance.classifier import ClassifierMismatchError, StyleClassifier
-from guidance.lexical import words
 
 TEXTS = [
     "the food was great .",
@@ -69,9 +68,8 @@ def test_bad_input():
 
 
 def test_labels_must_match_the_classifier(tiny_run):
+    from ctrlgen.guidance.classifier import StyleClassifierConfig, StyleClassifierModel
     from transformers import PreTrainedTokenizerFast
-
-    from guidance.classifier import StyleClassifierConfig, StyleClassifierModel
 
     tok = PreTrainedTokenizerFast.from_pretrained(tiny_run)
     model = StyleClassifierModel(

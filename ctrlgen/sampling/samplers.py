@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from guidance.categorical import draw_categorical, sampling_probs
-from guidance.interface import Guide, StepOutput, StepState
-
 from ..errors import InvalidArgumentError
+from ..guidance.categorical import draw_categorical, sampling_probs
+from ..guidance.interface import Guide, StepOutput, StepState
 from ..schedules import LogLinearSchedule, NoiseSchedule
 
 __all__ = ["Sampler", "AncestralSampler", "ConfidenceSampler", "SemiAutoregressiveSampler", "SAMPLERS"]
