@@ -11,6 +11,7 @@ from .errors import (
     InvalidSchemaError,
     UnsatisfiableConstraintError,
     UnsupportedSchemaError,
+    UnsupportedTokenizerError,
 )
 from .json_schema import JsonSchema
 from .length import Length
@@ -33,4 +34,5 @@ __all__ = [
     "InvalidSchemaError",
     "UnsatisfiableConstraintError",
     "UnsupportedSchemaError",
+    "UnsupportedTokenizerError",
 ]

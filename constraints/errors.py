@@ -8,6 +8,7 @@ __all__ = [
     "UnsupportedSchemaError",
     "InvalidSchemaError",
     "ConstraintTooLargeError",
+    "UnsupportedTokenizerError",
 ]
 
 
@@ -43,3 +44,17 @@ class InvalidSchemaError(ConstraintError):
 
 class ConstraintTooLargeError(ConstraintError):
     """The compiled automaton would exceed the state budget."""
+
+
+class UnsupportedTokenizerError(ConstraintError):
+    """A tokenizer whose decoding cannot be read off token by token exactly, so no exact automaton exists.
+
+    Raised instead of guessing: an automaton built on a wrong reading of the tokens would let through text
+    that does not match the constraint. ``model`` and ``decoder`` name the tokenizer's model type and the
+    decoder (or decoder step) that could not be interpreted.
+    """
+
+    def __init__(self, message: str, model: str | None = None, decoder: str | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.decoder = decoder

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .base import Constraint
 from .errors import ConstraintError
@@ -33,6 +33,8 @@ class Style(Constraint):
         k most likely tokens at each masked position by the classifier (slower; for small budgets).
     """
 
+    composable: ClassVar[bool] = False
+
     classifier: Any
     target: str | int
     scale: float = 1.0
@@ -43,6 +45,9 @@ class Style(Constraint):
             raise InvalidStyleError(f"Style scale must be a finite number >= 0, got {self.scale!r}")
         if not isinstance(self.top_k, int) or self.top_k < 0:
             raise InvalidStyleError(f"Style top_k must be a non-negative integer, got {self.top_k!r}")
+
+    def composition_hint(self) -> str:
+        return "style guidance is soft (it reweights, it does not restrict), so it acts next to the hard constraints"
 
     def describe(self) -> str:
         name = self.classifier if isinstance(self.classifier, str) else getattr(self.classifier, "name", "?")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
+from typing import ClassVar
 
 from .base import Constraint
 
@@ -46,6 +47,8 @@ class Template(Constraint):
     for byte.
     """
 
+    composable: ClassVar[bool] = False
+
     parts: tuple[str | Slot, ...]
 
     def __init__(self, text: str, slots: dict[str, Slot] | None = None) -> None:
@@ -77,6 +80,9 @@ class Template(Constraint):
     @property
     def slots(self) -> tuple[Slot, ...]:
         return tuple(p for p in self.parts if isinstance(p, Slot))
+
+    def composition_hint(self) -> str:
+        return "a template lays out the whole canvas; put a slot's rule in the slot (Slot(n, regex=...))"
 
     def describe(self) -> str:
         return "Template(" + "".join(p if isinstance(p, str) else f"{{{p.tokens}}}" for p in self.parts) + ")"

@@ -16,15 +16,17 @@ __all__ = ["main"]
 
 def _add_generate(sub) -> None:
     p = sub.add_parser("generate", help="sample texts, one per line")
-    p.add_argument("--model", default=None, help="model directory or hub id (default: the shipped model)")
+    _add_model_args(p)
+    p.add_argument("--prompt", default=None, help="text before the response (constraints apply to the response)")
+    p.add_argument("--prompt-file", default=None, help="a file of prompts, one per line: -n texts for each")
     p.add_argument("-n", type=int, default=4, help="number of texts")
     p.add_argument(
         "--length", type=int, default=None, help="canvas length in tokens (default 64, or sized from the constraint)"
     )
-    p.add_argument("--sampler", default="ancestral", help="ancestral, confidence or semi-ar")
+    p.add_argument("--sampler", default="ancestral", help="ancestral, confidence, semi-ar or remdm")
     p.add_argument("--steps", type=int, default=None, help="reverse steps (default: one per position)")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, default=None, help="default 1")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default 1: off)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: where the model loads)")
@@ -38,13 +40,38 @@ def _add_generate(sub) -> None:
     p.add_argument("--cfg-weight", type=float, default=1.0, help="classifier-free guidance weight")
 
 
+def _add_model_args(p) -> None:
+    p.add_argument(
+        "--model", default=None, help="ctrlgen model, Hugging Face masked LM, LLaDA/Dream-style checkpoint (dir or hub id)"
+    )
+    p.add_argument(
+        "--trust-remote-code", action="store_true", help="let a LLaDA/Dream-style checkpoint's own model code run"
+    )
+
+
+def _read_prompts(args: argparse.Namespace):
+    if args.prompt is not None and getattr(args, "prompt_file", None):
+        raise CtrlgenError("give --prompt or --prompt-file, not both")
+    if getattr(args, "prompt_file", None):
+        try:
+            lines = Path(args.prompt_file).read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise CtrlgenError(f"cannot read prompt file {args.prompt_file}: {e}") from None
+        prompts = [line for line in lines if line.strip()]
+        if not prompts:
+            raise CtrlgenError(f"prompt file {args.prompt_file} holds no prompt")
+        return prompts
+    return args.prompt
+
+
 def _add_fill(sub) -> None:
     p = sub.add_parser("fill", help="fill a template's {N}-token slots, literal text kept")
     p.add_argument("template", help="e.g. 'The {4} is a {2} near {3}.'")
-    p.add_argument("--model", default=None)
+    _add_model_args(p)
+    p.add_argument("--prompt", default=None, help="text before the template")
     p.add_argument("-n", type=int, default=3)
-    p.add_argument("--sampler", default="ancestral")
-    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--sampler", default="ancestral", help="ancestral, confidence, semi-ar or remdm")
+    p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)
 
@@ -70,6 +97,9 @@ def _add_train(sub) -> None:
     p.add_argument("--accumulate-grad-batches", type=int, default=None)
     p.add_argument("--packing", action="store_true", default=None, help="pack documents into full canvases")
     p.add_argument("--label-column", default=None, help="CSV/JSONL column of class labels: a conditional model")
+    p.add_argument("--prompt-column", default=None, help="CSV/JSONL column of prompts: train on prompt/response pairs")
+    p.add_argument("--data-column", default=None, help="with --prompt-column: the response column (default text/ref)")
+    p.add_argument("--trust-remote-code", action="store_true", default=None, help="for --init-from LLaDA/Dream-style")
     p.add_argument("--cfg-dropout", type=float, default=None, help="share of examples trained without label")
     p.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoints/last.ckpt")
     p.add_argument("--init-from", default=None, help="fine-tune: start from this model directory's weights")
@@ -82,12 +112,14 @@ def _add_export(sub) -> None:
     p.add_argument("--checkpoint", required=True, help="a .ckpt file of a run")
     p.add_argument("--run", required=True, help="the run directory (holds config.json and the tokenizer)")
     p.add_argument("--out", required=True)
+    p.add_argument("--trust-remote-code", action="store_true", help="for runs of LLaDA/Dream-style models")
 
 
 def _export(args: argparse.Namespace) -> None:
     from .training import export_checkpoint
 
-    print(f"model written to {export_checkpoint(args.checkpoint, args.run, args.out)}")
+    out = export_checkpoint(args.checkpoint, args.run, args.out, trust_remote_code=args.trust_remote_code)
+    print(f"model written to {out}")
 
 
 def _add_rewrite(sub) -> None:
@@ -198,9 +230,11 @@ def _generate(args: argparse.Namespace) -> None:
         constraints.append(Length(words=args.words))
     if args.chars is not None:
         constraints.append(Length(chars=args.chars))
-    lm = load(args.model, device=args.device)
+    prompts = _read_prompts(args)
+    lm = load(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     texts = lm.generate(
         n=args.n,
+        prompt=prompts,
         length=args.length,
         constraints=constraints,
         sampler=args.sampler,
@@ -219,8 +253,9 @@ def _generate(args: argparse.Namespace) -> None:
 def _fill(args: argparse.Namespace) -> None:
     from .pipeline import load
 
-    lm = load(args.model, device=args.device)
-    for text in lm.fill(args.template, n=args.n, sampler=args.sampler, top_p=args.top_p, seed=args.seed):
+    lm = load(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    texts = lm.fill(args.template, n=args.n, prompt=args.prompt, sampler=args.sampler, top_p=args.top_p, seed=args.seed)
+    for text in texts:
         print(text.replace("\n", "\\n"))
 
 

@@ -1,7 +1,13 @@
-"""Planning a constrained generation: compile hard constraints, size the canvas, lay out templates."""
+"""Planning a constrained generation: compile hard constraints, size the canvas, lay out templates.
+
+Every hard constraint becomes a guide the same way: it compiles (``compile_constraint``, one dispatch point)
+to a token automaton over a span of the canvas. A ``Template`` is the one constraint that also lays out
+the canvas: its literal text becomes fixed tokens and each slot a span of its own.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -10,6 +16,7 @@ import torch
 from .constraints import Constraint, Intersection, Slot, Template, UnsatisfiableConstraintError
 from .guidance.compile import compile_constraint
 from .guidance.guide import ConstraintGuide, Span
+from .guidance.vocabulary import TokenVocabulary, token_vocabulary
 
 __all__ = ["ConstraintPlan", "plan_constraints", "canvas_length_for"]
 
@@ -38,60 +45,86 @@ def canvas_length_for(shortest: int, max_canvas: int) -> int:
     return min(max_canvas, shortest + max(HEADROOM, shortest))
 
 
-def _template_plan(template: Template, tokenizer, max_canvas: int, most_probable: bool) -> ConstraintPlan:
+def _with_leading(slot: Slot, text: str) -> Slot:
+    """``slot`` whose content must start with ``text`` (a literal's trailing space, a vocabulary's forced
+    prefix): tokenizers attach a space to the word after it, so the slot's first token carries it."""
+    inner = slot.pattern or r"(?s:.)*"
+    return Slot(slot.tokens, regex=f"{re.escape(text)}(?:{inner})")
+
+
+def _template_plan(template: Template, vocab: TokenVocabulary, max_canvas: int, most_probable: bool) -> ConstraintPlan:
     fixed: dict[int, int] = {}
     spans: list[Span] = []
     pos = 0
     parts = list(template.parts)
+    prefix = vocab.prefix.decode("utf-8")
+    if prefix and isinstance(parts[0], Slot):
+        parts[0] = _with_leading(parts[0], prefix)  # the response's bytes start with the forced prefix
     for k, part in enumerate(parts):
         if isinstance(part, str):
             if part.endswith(" ") and k + 1 < len(parts) and isinstance(parts[k + 1], Slot):
-                # Byte-level BPE attaches a space to the word after it: the slot's first token carries the
-                # literal's trailing space (the text stays byte for byte the same, and reads as the model
-                # learned it, " food" rather than " " + "food").
                 part = part[:-1]
-                inner = parts[k + 1].pattern or r"(?s:.)*"
-                parts[k + 1] = Slot(parts[k + 1].tokens, regex=f" (?:{inner})")
-            for tok in tokenizer(part, add_special_tokens=False)["input_ids"]:
+                parts[k + 1] = _with_leading(parts[k + 1], " ")
+            if not part:
+                continue
+            ids = vocab.encode_exact(part, at_start=pos == 0)
+            if ids is None:
+                raise UnsatisfiableConstraintError(
+                    f"the literal text {part!r} of {template.describe()} cannot be written exactly with this "
+                    "model's tokenizer (its vocabulary lacks the characters or the casing)"
+                )
+            for tok in ids:
                 fixed[pos] = tok
                 pos += 1
         else:
-            compiled = compile_constraint(part, tokenizer)
+            compiled = compile_constraint(part, vocab)
             spans.append(Span(pos, pos + part.tokens, compiled.automaton, name=f"slot at token {pos}"))
             pos += part.tokens
     if pos > max_canvas:
         raise UnsatisfiableConstraintError(
-            f"{template.describe()} takes {pos} tokens, more than the model's canvas of {max_canvas}", shortest=pos
+            f"{template.describe()} takes {pos} tokens, more than the {max_canvas} the model has room for",
+            shortest=pos,
         )
     return ConstraintPlan(pos, ConstraintGuide(spans, most_probable), fixed)
 
 
 def plan_constraints(
-    constraints: Sequence[Constraint], tokenizer, length: int | None, max_canvas: int, most_probable: bool = False
+    constraints: Sequence[Constraint],
+    vocab: TokenVocabulary,
+    length: int | None,
+    max_canvas: int,
+    most_probable: bool = False,
 ) -> ConstraintPlan:
     """Compile ``constraints`` (their exact intersection) into a guide over a canvas.
 
-    When ``length`` is None the canvas is sized from the constraint; an unsatisfiable request raises
+    ``vocab`` is the model's :class:`~ctrlgen.guidance.vocabulary.TokenVocabulary` (a tokenizer is accepted
+    too). When ``length`` is None the canvas is sized from the constraint; an unsatisfiable request raises
     :class:`UnsatisfiableConstraintError` naming the shortest length that would work.
     """
+    if not isinstance(vocab, TokenVocabulary):
+        vocab = token_vocabulary(vocab)
     templates = [c for c in constraints if isinstance(c, Template)]
     if templates:
         if len(constraints) > 1:
-            raise ValueError("a Template lays out the whole canvas and cannot be combined with other constraints")
-        plan = _template_plan(templates[0], tokenizer, max_canvas, most_probable)
+            raise UnsatisfiableConstraintError(
+                "a Template lays out the whole canvas and cannot be combined with other hard constraints; "
+                "put a slot's rule in the slot (Slot(n, regex=...) or Slot(n, choices=[...]))"
+            )
+        plan = _template_plan(templates[0], vocab, max_canvas, most_probable)
         if length is not None and length != plan.length:
             raise UnsatisfiableConstraintError(
                 f"{templates[0].describe()} takes exactly {plan.length} tokens, not {length}", shortest=plan.length
             )
         return plan
     combined = constraints[0] if len(constraints) == 1 else Intersection(tuple(constraints))
-    compiled = compile_constraint(combined, tokenizer)
+    compiled = compile_constraint(combined, vocab)
     shortest = compiled.automaton.shortest_accepted()
     if shortest is None:
         raise UnsatisfiableConstraintError(f"no text satisfies {combined.describe()}", shortest=None)
     if shortest > max_canvas:
         raise UnsatisfiableConstraintError(
-            f"{combined.describe()} needs at least {shortest} tokens, more than the model's canvas of {max_canvas}",
+            f"{combined.describe()} needs at least {shortest} tokens, more than the {max_canvas} the model has "
+            "room for",
             shortest=shortest,
         )
     if length is None:

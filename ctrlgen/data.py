@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from .errors import DataError
 
-__all__ = ["TextSource", "read_texts", "read_labelled_texts", "split_texts", "TextDataModule"]
+__all__ = ["TextSource", "read_texts", "read_labelled_texts", "read_prompt_pairs", "split_texts", "TextDataModule"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,17 @@ def read_labelled_texts(sources: Sequence[TextSource], label_column: str) -> tup
     return [t for t, _ in pairs], [label for _, label in pairs]
 
 
+def read_prompt_pairs(
+    sources: Sequence[TextSource], prompt_column: str, data_column: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Prompts and responses from CSV/JSONL records: ``prompt_column`` holds the prompt, ``data_column`` (or the
+    source's column, or ``text``/``ref``) the response. A record without a prompt trains unprompted."""
+    pairs = [p for src in sources for p in _read_records(Path(src.path), data_column or src.column, prompt_column)]
+    if not pairs:
+        raise DataError(f"no response text found in {[s.path for s in sources]}")
+    return [prompt for _, prompt in pairs], [text for text, _ in pairs]
+
+
 def read_texts(sources: Sequence[TextSource]) -> list[str]:
     """All documents of ``sources``, in order."""
     texts = [t for src in sources for t in _read_source(src)]
@@ -146,44 +157,72 @@ def split_texts(texts: Sequence[str], val_fraction: float = 0.1, seed: int = 0) 
 
 
 class _CanvasCollator:
-    """Pads a batch of token lists with the end token.
+    """Pads a batch of token lists: the end token after each text, then the pad token (the same token for
+    ctrlgen's own models).
 
     The canvas length of each training batch is drawn between the longest document (+1 end token) and the
-    maximum, so the model sees text followed by any amount of end tokens and learns to stop; validation
+    maximum, so the model sees text followed by any amount of padding and learns to stop; validation
     batches always use the full canvas, so validation figures are comparable across runs.
+
+    Items are token lists, ``(ids, label)`` pairs, or dicts ``{"ids", "start", "label"}`` where ``start`` is
+    the number of fixed prefix tokens (a framed prompt) that are never noised: the batch then carries a
+    ``noisable`` mask.
     """
 
-    def __init__(self, end_id: int, canvas_length: int, random_length: bool, seed: int) -> None:
+    def __init__(
+        self, end_id: int, canvas_length: int, random_length: bool, seed: int, pad_id: int | None = None
+    ) -> None:
         self.end_id, self.canvas_length, self.random_length = end_id, canvas_length, random_length
+        self.pad_id = end_id if pad_id is None else pad_id
         self.rng = random.Random(seed)
 
     def __call__(self, batch: list) -> dict[str, torch.Tensor]:
-        labels = None
-        if batch and isinstance(batch[0], tuple):  # (token ids, label) pairs of a conditional model
-            labels = torch.tensor([label for _, label in batch], dtype=torch.long)
-            batch = [ids for ids, _ in batch]
-        longest = min(max(len(x) for x in batch) + 1, self.canvas_length)
+        items = [_as_item(x) for x in batch]
+        longest = min(max(len(x["ids"]) for x in items) + 1, self.canvas_length)
         length = self.rng.randint(longest, self.canvas_length) if self.random_length else self.canvas_length
-        out = torch.full((len(batch), length), self.end_id, dtype=torch.long)
-        for i, ids in enumerate(batch):
-            ids = ids[:length]
+        out = torch.full((len(items), length), self.pad_id, dtype=torch.long)
+        noisable = torch.ones((len(items), length), dtype=torch.bool)
+        for i, item in enumerate(items):
+            ids = item["ids"][:length]
             out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return {"input_ids": out} if labels is None else {"input_ids": out, "labels": labels}
+            if len(ids) < length:
+                out[i, len(ids)] = self.end_id
+            noisable[i, : item["start"]] = False
+        result = {"input_ids": out}
+        if any(x["start"] for x in items):
+            result["noisable"] = noisable
+        if items[0]["label"] is not None:
+            result["labels"] = torch.tensor([x["label"] for x in items], dtype=torch.long)
+        return result
+
+
+def _as_item(x) -> dict:
+    if isinstance(x, dict):
+        return {"ids": x["ids"], "start": x.get("start", 0), "label": x.get("label")}
+    if isinstance(x, tuple):
+        return {"ids": x[0], "start": 0, "label": x[1]}
+    return {"ids": x, "start": 0, "label": None}
 
 
 class TextDataModule(L.LightningDataModule):
-    """Tokenized train/validation canvases for the denoiser.
+    """Tokenized train/validation canvases for a denoiser.
 
     Parameters
     ----------
     train_texts, val_texts:
-        Documents, already split (see :func:`split_texts`).
+        Documents (the responses, when prompts are given), already split (see :func:`split_texts`).
     tokenizer:
-        The model's tokenizer (``end``/``pad`` token required).
+        The model's tokenizer.
     canvas_length:
-        Tokens per training canvas.
+        Tokens per training sequence (prefix and response together).
     packing:
         Join documents with end tokens and cut full canvases, instead of one padded document per canvas.
+    train_prompts, val_prompts:
+        Prompts paired with the documents: they stand before the response as fixed tokens, never noised.
+    prefix_ids:
+        How the model frames a prompt (:meth:`~ctrlgen.denoisers.Denoiser.prefix_ids`); None: no frame.
+    end_id, pad_id:
+        The end and pad tokens (default: the tokenizer's pad token for both).
     """
 
     def __init__(
@@ -198,56 +237,83 @@ class TextDataModule(L.LightningDataModule):
         num_workers: int = 0,
         train_labels: Sequence[int] | None = None,
         val_labels: Sequence[int] | None = None,
+        train_prompts: Sequence[str] | None = None,
+        val_prompts: Sequence[str] | None = None,
+        prefix_ids=None,
+        end_id: int | None = None,
+        pad_id: int | None = None,
     ) -> None:
         super().__init__()
-        if train_labels is not None and packing:
-            raise DataError("labels (classifier-free guidance) need one document per canvas, not packing")
+        framed = prefix_ids is not None and bool(prefix_ids(None))
+        if packing and (train_labels is not None or train_prompts is not None or framed):
+            raise DataError(
+                "packing joins plain documents: it cannot be combined with labels, prompts or a framed model"
+            )
         self.train_labels = None if train_labels is None else list(train_labels)
         self.val_labels = None if val_labels is None else list(val_labels)
+        self.train_prompts = None if train_prompts is None else list(train_prompts)
+        self.val_prompts = None if val_prompts is None else list(val_prompts)
         self.train_texts, self.val_texts = list(train_texts), list(val_texts)
         self.tokenizer = tokenizer
+        self.prefix_ids = prefix_ids or (lambda ids: list(ids or []))
+        self.end_id = tokenizer.pad_token_id if end_id is None else end_id
+        self.pad_id = self.end_id if pad_id is None else pad_id
         self.canvas_length, self.batch_size, self.packing = canvas_length, batch_size, packing
         self.seed, self.num_workers = seed, num_workers
-        self.train_data: list[list[int]] = []
-        self.val_data: list[list[int]] = []
+        self.train_data: list = []
+        self.val_data: list = []
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def _encode(self, texts: Sequence[str], prompts: Sequence[str] | None, labels: Sequence[int] | None) -> list:
         if not texts:
             return []
         ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        end = self.tokenizer.pad_token_id
-        if not self.packing:
-            return [x[: self.canvas_length] for x in ids]
-        stream = [tok for x in ids for tok in (*x, end)]
-        n = self.canvas_length
-        return [stream[i : i + n] for i in range(0, len(stream) - n + 1, n)] or [stream[:n]]
+        if self.packing:
+            stream = [tok for x in ids for tok in (*x, self.end_id)]
+            n = self.canvas_length
+            return [stream[i : i + n] for i in range(0, len(stream) - n + 1, n)] or [stream[:n]]
+        if prompts is None:
+            prefixes = [self.prefix_ids(None)] * len(ids)
+        else:
+            prompt_ids = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+            prefixes = [self.prefix_ids(p) for p in prompt_ids]
+        items = []
+        for k, (prefix, x) in enumerate(zip(prefixes, ids)):
+            if len(prefix) >= self.canvas_length:
+                continue  # a prompt that leaves no room for its response teaches nothing
+            label = None if labels is None else labels[k]
+            items.append({"ids": (prefix + x)[: self.canvas_length], "start": len(prefix), "label": label})
+        return items
 
     def setup(self, stage: str | None = None) -> None:
         if not self.train_data:
-            self.train_data = self._encode(self.train_texts)
-            self.val_data = self._encode(self.val_texts)
-            if self.train_labels is not None:
-                self.train_data = list(zip(self.train_data, self.train_labels))
-                self.val_data = list(zip(self.val_data, self.val_labels or []))
+            self.train_data = self._encode(self.train_texts, self.train_prompts, self.train_labels)
+            self.val_data = self._encode(self.val_texts, self.val_prompts, self.val_labels)
         if not self.train_data:
-            raise DataError("no training documents after the validation split")
+            raise DataError("no training documents after the validation split (or every prompt fills the canvas)")
+
+    def _collator(self, random_length: bool) -> _CanvasCollator:
+        return _CanvasCollator(
+            self.end_id, self.canvas_length, random_length and not self.packing, self.seed, self.pad_id
+        )
 
     def train_dataloader(self) -> DataLoader:
-        collate = _CanvasCollator(self.tokenizer.pad_token_id, self.canvas_length, not self.packing, self.seed)
         g = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             self.train_data,
             batch_size=self.batch_size,
             shuffle=True,
             generator=g,
-            collate_fn=collate,
+            collate_fn=self._collator(True),
             num_workers=self.num_workers,
             drop_last=len(self.train_data) >= self.batch_size,
         )
 
     def val_dataloader(self) -> DataLoader:
         data = self.val_data or self.train_data[: self.batch_size]
-        collate = _CanvasCollator(self.tokenizer.pad_token_id, self.canvas_length, False, self.seed)
         return DataLoader(
-            data, batch_size=self.batch_size, shuffle=False, collate_fn=collate, num_workers=self.num_workers
+            data,
+            batch_size=self.batch_size,
+            shuffle=False,
+            collate_fn=self._collator(False),
+            num_workers=self.num_workers,
         )

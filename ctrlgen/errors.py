@@ -13,6 +13,8 @@ __all__ = [
     "ModelNotFoundError",
     "TokenizerMismatchError",
     "DataError",
+    "UnsupportedModelError",
+    "PromptTooLongError",
 ]
 
 
@@ -38,3 +40,11 @@ class TokenizerMismatchError(CtrlgenError):
 
 class DataError(CtrlgenError):
     """Training data that cannot be read: a missing file, a missing CSV column, no text at all."""
+
+
+class UnsupportedModelError(CtrlgenError):
+    """A checkpoint no registered adapter reads, or one whose code may only run with ``trust_remote_code``."""
+
+
+class PromptTooLongError(InvalidArgumentError):
+    """A prompt that leaves no room for the response in the model's longest sequence."""

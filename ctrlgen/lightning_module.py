@@ -19,7 +19,8 @@ class DenoiserLightningModule(L.LightningModule):
     Parameters
     ----------
     model:
-        The denoiser (a :class:`ctrlgen.model.DenoiserModel`).
+        The denoiser: any :class:`~ctrlgen.denoisers.Denoiser` (ctrlgen's own, a Hugging Face masked LM,
+        a LLaDA- or Dream-style model), seen only through that protocol.
     process:
         The forward process whose NELBO is minimised.
     lr, weight_decay, warmup_steps:
@@ -49,12 +50,14 @@ class DenoiserLightningModule(L.LightningModule):
         labels = batch.get("labels")
         if labels is None or not drop or self.hparams.cfg_dropout <= 0:
             return labels
-        null = len(self.model.config.label_names)
+        null = len(self.model.label_names)
         dropped = torch.rand(labels.shape, device=labels.device) < self.hparams.cfg_dropout
         return torch.where(dropped, torch.full_like(labels, null), labels)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        out = self.process.loss(self.model, batch["input_ids"], labels=self._labels(batch, drop=True))
+        out = self.process.loss(
+            self.model, batch["input_ids"], labels=self._labels(batch, drop=True), noisable=batch.get("noisable")
+        )
         self.log("train/loss", out.loss, prog_bar=True)
         self.log("train/nll_masked", out.nll_masked)
         return out.loss
@@ -64,8 +67,10 @@ class DenoiserLightningModule(L.LightningModule):
         # figures of two checkpoints compare like for like.
         g = torch.Generator().manual_seed(10_000 + batch_idx)
         labels = self._labels(batch, drop=False)
-        losses = [self.process.loss(self.model, batch["input_ids"], g, labels).loss for _ in range(2)]
-        self.val_nelbo.update(torch.stack(losses).mean(), weight=batch["input_ids"].numel())
+        noisable = batch.get("noisable")
+        losses = [self.process.loss(self.model, batch["input_ids"], g, labels, noisable).loss for _ in range(2)]
+        weight = batch["input_ids"].numel() if noisable is None else int(noisable.sum())
+        self.val_nelbo.update(torch.stack(losses).mean(), weight=max(weight, 1))
 
     def on_validation_epoch_end(self) -> None:
         loss = self.val_nelbo.compute()

@@ -27,7 +27,9 @@ def _without_mask(logits: torch.Tensor, mask_token_id: int) -> torch.Tensor:
     return logits.float().index_fill(-1, index, float("-inf"))
 
 
-def subs_log_probs(logits: torch.Tensor, x_t: torch.Tensor, mask_token_id: int) -> torch.Tensor:
+def subs_log_probs(
+    logits: torch.Tensor, x_t: torch.Tensor, mask_token_id: int, banned: torch.Tensor | None = None
+) -> torch.Tensor:
     """Log-probabilities of the clean token under SUBS.
 
     Parameters
@@ -36,6 +38,8 @@ def subs_log_probs(logits: torch.Tensor, x_t: torch.Tensor, mask_token_id: int) 
         ``(B, L, V)`` raw logits from the denoiser.
     x_t:
         ``(B, L)`` int64 noisy canvas.
+    banned:
+        Token ids that are never text (a pretrained model's ``[CLS]``, ``[UNK]``...): no mass either.
 
     Returns
     -------
@@ -43,7 +47,10 @@ def subs_log_probs(logits: torch.Tensor, x_t: torch.Tensor, mask_token_id: int) 
         ``(B, L, V)`` float32 log-probabilities: ``-inf`` on ``[MASK]`` everywhere, and a point mass on the
         current token at unmasked positions.
     """
-    log_probs = _without_mask(logits, mask_token_id).log_softmax(-1)
+    log_probs = _without_mask(logits, mask_token_id)
+    if banned is not None and banned.numel():
+        log_probs.index_fill_(-1, banned.to(log_probs.device), float("-inf"))
+    log_probs = log_probs.log_softmax(-1)
     fixed = x_t != mask_token_id
     if fixed.any():
         point = torch.full_like(log_probs[fixed], float("-inf"))
@@ -75,11 +82,21 @@ class MaskingProcess:
         t = (u + torch.arange(batch, dtype=torch.float32) / batch) % 1.0
         return (self.t_min + (1.0 - self.t_min) * t).to(device)
 
-    def corrupt(self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``x_t``: each token masked with probability ``1 - alpha(t)``; ``t`` is ``(B,)``."""
+    def corrupt(
+        self,
+        x0: torch.Tensor,
+        t: torch.Tensor,
+        generator: torch.Generator | None = None,
+        noisable: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``x_t``: each token masked with probability ``1 - alpha(t)``; ``t`` is ``(B,)``. With ``noisable``
+        (``(B, L)`` bool), only those positions can be masked: a prompt stays clean."""
         move = 1.0 - self.schedule.alpha(t)[:, None]
         u = torch.rand(x0.shape, generator=generator).to(x0.device)
-        return torch.where(u < move, torch.full_like(x0, self.mask_token_id), x0)
+        hit = u < move
+        if noisable is not None:
+            hit &= noisable
+        return torch.where(hit, torch.full_like(x0, self.mask_token_id), x0)
 
     def loss(
         self,
@@ -87,17 +104,23 @@ class MaskingProcess:
         x0: torch.Tensor,
         generator: torch.Generator | None = None,
         labels: torch.Tensor | None = None,
+        noisable: torch.Tensor | None = None,
     ) -> DiffusionLoss:
-        """Monte-Carlo NELBO of ``model`` on the clean batch ``x0`` (``(B, L)`` int64), optionally
-        conditioned on ``labels`` (``(B,)``)."""
+        """Monte-Carlo NELBO of ``model`` (a :class:`~ctrlgen.denoisers.Denoiser` or anything called as
+        ``model(x_t, labels=...)``) on the clean batch ``x0`` (``(B, L)`` int64), optionally conditioned on
+        ``labels`` (``(B,)``). With ``noisable`` (``(B, L)`` bool) only the response is noised and scored, as
+        in LLaDA's supervised fine-tuning; the NELBO is then per response token."""
         t = self.sample_times(x0.shape[0], generator, x0.device)
-        x_t = self.corrupt(x0, t, generator)
-        logits = model(x_t) if labels is None else model(x_t, labels)
+        x_t = self.corrupt(x0, t, generator, noisable)
+        logits = model(x_t) if labels is None else model(x_t, labels=labels)
         masked = x_t == self.mask_token_id
+        if noisable is not None:
+            masked &= noisable  # a prompt token that happens to be the mask token is not a noised one
         # Cross-entropy at masked positions only; SUBS makes the unmasked terms exactly zero.
         logits = _without_mask(logits, self.mask_token_id)
         ce = F.cross_entropy(logits.transpose(1, 2), x0, reduction="none") * masked
         weighted = self.schedule.weight(t)[:, None] * ce
-        n_tokens = x0.numel()
+        n_tokens = int(noisable.sum()) if noisable is not None else x0.numel()
+        n_tokens = max(n_tokens, 1)
         n_masked = masked.sum().clamp_min(1)
         return DiffusionLoss(loss=weighted.sum() / n_tokens, nll_masked=ce.sum() / n_masked, n_tokens=n_tokens)

@@ -46,11 +46,14 @@ class _Block(nn.Module):
         self.ff_out = nn.Linear(cfg.d_ff, cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         q, k = _apply_rotary(q, cos, sin), _apply_rotary(k, cos, sin)
-        att = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        drop = self.dropout if self.training else 0.0
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=drop)
         x = x + self.drop(self.proj(att.transpose(1, 2).reshape(b, n, d)))
         return x + self.drop(self.ff_out(F.gelu(self.ff_in(self.ln2(x)))))
 
@@ -98,13 +101,20 @@ class DenoiserModel(PreTrainedModel):
             module.rope_cos.copy_(cos)
             module.rope_sin.copy_(sin)
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Logits of the clean tokens.
 
         Parameters
         ----------
         input_ids:
             ``(B, L)`` int64 canvas, masked positions holding ``mask_token_id``.
+        attention_mask:
+            ``(B, L)``, 0 on padding no position may attend to (a batch of prompts of different lengths).
         labels:
             ``(B,)`` int64 class labels of a conditional model; ``len(label_names)`` (or None) means no label.
 
@@ -123,6 +133,7 @@ class DenoiserModel(PreTrainedModel):
                 labels = torch.full((input_ids.shape[0],), len(self.config.label_names), device=input_ids.device)
             x = x + self.label_embed(labels)[:, None, :]
         x = self.drop(x)
+        keep = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         for block in self.blocks:
-            x = block(x, cos, sin)
+            x = block(x, cos, sin, keep)
         return F.linear(self.ln_f(x), self.embed.weight)

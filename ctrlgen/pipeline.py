@@ -1,52 +1,42 @@
-"""The public facade: a denoiser, its tokenizer and its noise schedule, with ``generate`` and persistence."""
+"""The public facade: a denoiser (any model behind the :class:`~ctrlgen.denoisers.Denoiser` seam), with
+``generate``, ``fill``, ``rewrite`` and persistence."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
-from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from .config import DenoiserConfig
 from .constrained import plan_constraints
 from .constraints import Constraint, ConstraintError, Length, Style, Template
-from .errors import InvalidArgumentError, ModelNotFoundError, TokenizerMismatchError, UnknownSamplerError
-from .guidance._hf import quiet_progress
+from .denoisers import Denoiser, NativeDenoiser, load_denoiser
+from .denoising import CanvasDenoiser
+from .errors import InvalidArgumentError, UnknownSamplerError
 from .guidance.guide import BanTokens
 from .guidance.interface import Guide
 from .guidance.style import StyleGuide
-from .masking import subs_log_probs
+from .guidance.vocabulary import TokenVocabulary, token_vocabulary
 from .model import DenoiserModel
+from .prompts import Prompt, check_room, normalize_prompts, prefix_for, prompt_text
 from .rewriting import pick_words, random_order, word_spans
 from .sampling import SAMPLERS, Sampler
 from .schedules import schedule_from_name
 from .styles import style_guide
-from .tokenizer import tokenizer_fingerprint
 
 __all__ = ["DiffusionLM", "GenerationReport", "load", "DEFAULT_MODEL_DIR"]
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 
 
-def _check_tokenizer(config: DenoiserConfig, tokenizer: PreTrainedTokenizerBase) -> None:
-    problems = []
-    if len(tokenizer) != config.vocab_size:
-        problems.append(f"vocabulary of {len(tokenizer)} tokens, model expects {config.vocab_size}")
-    if tokenizer.mask_token_id != config.mask_token_id:
-        problems.append(f"mask token id {tokenizer.mask_token_id}, model expects {config.mask_token_id}")
-    if tokenizer.pad_token_id != config.end_token_id:
-        problems.append(f"end/pad token id {tokenizer.pad_token_id}, model expects {config.end_token_id}")
-    if not problems and config.tokenizer_hash and tokenizer_fingerprint(tokenizer) != config.tokenizer_hash:
-        problems.append("vocabulary or merges differ from the tokenizer the model was trained with")
-    if problems:
-        raise TokenizerMismatchError("tokenizer does not match the model: " + "; ".join(problems))
-
-
 def _split_constraints(constraints: Sequence[Constraint]) -> tuple[list[Constraint], list[Style]]:
     """Hard constraints (compiled to automata) and soft ones (style guidance)."""
+    if isinstance(constraints, Constraint):
+        constraints = [constraints]
     items = list(constraints)
     for c in items:
         if not isinstance(c, Constraint):
@@ -54,9 +44,17 @@ def _split_constraints(constraints: Sequence[Constraint]) -> tuple[list[Constrai
     return [c for c in items if not isinstance(c, Style)], [c for c in items if isinstance(c, Style)]
 
 
+def _check_seed(seed: object) -> int:
+    if seed is None:
+        return torch.seed() % 2**62
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidArgumentError(f"seed must be a non-negative integer, got {seed!r}")
+    return seed
+
+
 @dataclass
 class GenerationReport:
-    """What the last :meth:`DiffusionLM.generate` call did beyond sampling."""
+    """What the last :meth:`DiffusionLM.generate` or :meth:`DiffusionLM.rewrite` call did beyond sampling."""
 
     n: int = 0
     resampled: int = 0  #: outputs drawn again because a validator rejected them
@@ -69,157 +67,182 @@ class DiffusionLM:
 
     Parameters
     ----------
-    model:
-        The denoiser.
+    denoiser:
+        Any model behind the denoiser seam (:func:`ctrlgen.load` picks the adapter), or ctrlgen's own
+        :class:`~ctrlgen.model.DenoiserModel` together with its tokenizer.
     tokenizer:
-        Its tokenizer; checked against the model's configuration.
+        Only with a bare ``DenoiserModel``: its tokenizer, checked against the model's configuration.
     """
 
-    def __init__(self, model: DenoiserModel, tokenizer: PreTrainedTokenizerBase) -> None:
-        _check_tokenizer(model.config, tokenizer)
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.schedule = schedule_from_name(model.config.schedule)
+    def __init__(self, denoiser: Denoiser | DenoiserModel, tokenizer=None) -> None:
+        if isinstance(denoiser, DenoiserModel):
+            denoiser = NativeDenoiser(denoiser, tokenizer)
+        elif not isinstance(denoiser, Denoiser):
+            raise InvalidArgumentError(f"DiffusionLM needs a Denoiser, got {type(denoiser).__name__}")
+        self.denoiser = denoiser.eval()
+        self.schedule = schedule_from_name(denoiser.schedule_name)
         self.last_report = GenerationReport()
 
     # -- persistence -------------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None, **hub_kwargs) -> DiffusionLM:
-        """Load a directory written by training or :meth:`save_pretrained` (or a hub id, given a network)."""
-        local = Path(path)
-        if local.exists():
-            if not local.is_dir() or not (local / "config.json").is_file():
-                raise ModelNotFoundError(f"{local} holds no ctrlgen model (no config.json)")
-            if not any(local.glob("*.safetensors")) and not any(local.glob("*.bin")):
-                raise ModelNotFoundError(f"{local} holds no model weights (*.safetensors)")
-            if not (local / "tokenizer.json").is_file():
-                raise ModelNotFoundError(f"{local} holds no tokenizer (tokenizer.json)")
-        elif str(path).startswith((".", "/", "~")) or str(path).count("/") != 1:
-            raise ModelNotFoundError(f"no such model directory: {path}")
-        try:
-            with quiet_progress():
-                model = DenoiserModel.from_pretrained(str(path), **hub_kwargs)
-                tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path), **hub_kwargs)
-        except (OSError, ValueError) as e:
-            raise ModelNotFoundError(f"could not load a ctrlgen model from {path!s}: {e}") from e
-        lm = cls(model, tokenizer)
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        device: str | torch.device | None = None,
+        trust_remote_code: bool = False,
+        **hub_kwargs,
+    ) -> DiffusionLM:
+        """Load a checkpoint: a directory written by training or :meth:`save_pretrained`, any Hugging Face
+        masked LM, or a LLaDA- or Dream-style checkpoint (their code runs only with ``trust_remote_code``);
+        a hub id works given a network."""
+        lm = cls(load_denoiser(path, trust_remote_code=trust_remote_code, **hub_kwargs))
         if device is not None:
             lm.to(device)
         return lm
 
     def save_pretrained(self, path: str | Path) -> None:
         """Write the model and tokenizer so :func:`load` reads them back."""
-        self.model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
+        self.denoiser.save_pretrained(path)
 
     def to(self, device: str | torch.device) -> DiffusionLM:
-        self.model.to(device)
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InvalidArgumentError(f"device {device} asked for, but CUDA is not available on this machine")
+        self.denoiser.to(device)
         return self
 
     @property
+    def model(self) -> torch.nn.Module:
+        """The network behind the adapter (a ``transformers.PreTrainedModel``)."""
+        return self.denoiser.model
+
+    @property
+    def tokenizer(self):
+        return self.denoiser.tokenizer
+
+    @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return self.denoiser.device
 
     @property
     def mask_token_id(self) -> int:
-        return self.model.config.mask_token_id
+        return self.denoiser.mask_token_id
 
     @property
     def end_token_id(self) -> int:
-        return self.model.config.end_token_id
+        return self.denoiser.end_token_id
+
+    @cached_property
+    def vocabulary(self) -> TokenVocabulary:
+        """The real bytes of every token, with the model's end, pad and mask ids: what constraints compile to."""
+        d = self.denoiser
+        return token_vocabulary(d.tokenizer, end_id=d.end_token_id, pad_id=d.pad_token_id, mask_id=d.mask_token_id)
+
+    @cached_property
+    def _banned(self) -> torch.Tensor:
+        """Special tokens that are never text and never end it: no mass at any step."""
+        vocab = self.vocabulary
+        ends = set(vocab.end_ids)
+        return torch.tensor(
+            [i for i, b in enumerate(vocab.token_bytes) if b is None and i not in ends], dtype=torch.long
+        )
 
     # -- sampling ----------------------------------------------------------------------------------------
+    def _canvas_denoiser(self, prefixes: list[list[int]], label: str | None, cfg_weight: float) -> CanvasDenoiser:
+        index = None
+        if label is not None:
+            names = list(self.denoiser.label_names)
+            if not names:
+                raise InvalidArgumentError("this model was trained without labels: train with --label-column for CFG")
+            if label not in names:
+                raise InvalidArgumentError(f"unknown label {label!r}; the model knows {names}")
+            index = names.index(label)
+        if not isinstance(cfg_weight, (int, float)) or not math.isfinite(cfg_weight):
+            raise InvalidArgumentError(f"cfg weight must be a finite number, got {cfg_weight!r}")
+        if label is None and cfg_weight != 1.0:
+            raise InvalidArgumentError("cfg_weight needs a label to guide towards")
+        return CanvasDenoiser(
+            self.denoiser, prefixes, self._banned, index, cfg_weight, len(self.vocabulary.token_bytes)
+        )
+
     @torch.no_grad()
     def denoise(self, canvas: torch.Tensor) -> torch.Tensor:
-        """``(B, L)`` canvas -> ``(B, L, V)`` float32 SUBS log-probabilities of the clean tokens."""
-        return subs_log_probs(self.model(canvas.to(self.device)), canvas.to(self.device), self.mask_token_id)
+        """``(B, L)`` canvas -> ``(B, L, V)`` float32 SUBS log-probabilities of the clean tokens (no prompt)."""
+        prefix = self.denoiser.prefix_ids(None)
+        return self._canvas_denoiser([prefix] * canvas.shape[0], None, 1.0)(canvas)
 
-    def conditional_denoiser(self, label: str, weight: float = 1.0):
-        """The SUBS log-probabilities of a class-conditional model with classifier-free guidance:
-        ``uncond + weight * (cond - uncond)`` on the logits (Ho & Salimans 2022, eq. 6), with one batched
-        forward for both."""
-        names = list(self.model.config.label_names)
-        if not names:
-            raise InvalidArgumentError("this model was trained without labels: train with --label-column for CFG")
-        if label not in names:
-            raise InvalidArgumentError(f"unknown label {label!r}; the model knows {names}")
-        if not isinstance(weight, (int, float)) or not math.isfinite(weight):
-            raise InvalidArgumentError(f"cfg weight must be a finite number, got {weight!r}")
-        cond, null = names.index(label), len(names)
+    def conditional_denoiser(self, label: str, weight: float = 1.0) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The SUBS log-probabilities of a class-conditional model under classifier-free guidance:
+        ``uncond + weight * (cond - uncond)`` on the logits, with one batched forward for both."""
+        self._canvas_denoiser([], label, weight)  # validates
 
-        @torch.no_grad()
         def denoise(canvas: torch.Tensor) -> torch.Tensor:
-            canvas = canvas.to(self.device)
-            b = canvas.shape[0]
-            if weight == 1.0:
-                logits = self.model(canvas, torch.full((b,), cond, device=self.device)).float()
-            else:
-                labels = torch.cat([torch.full((b,), cond), torch.full((b,), null)]).to(self.device)
-                both = self.model(torch.cat([canvas, canvas]), labels).float()
-                logits = both[b:] + weight * (both[:b] - both[b:])
-            return subs_log_probs(logits, canvas, self.mask_token_id)
+            return self._canvas_denoiser([self.denoiser.prefix_ids(None)] * canvas.shape[0], label, weight)(canvas)
 
         return denoise
 
-    def _label_denoiser(self, label: str | None, cfg_weight: float):
-        """The denoiser for ``generate``/``rewrite``: None (the plain one) without a label."""
-        if label is None:
-            if cfg_weight != 1.0:
-                raise InvalidArgumentError("cfg_weight needs a label to guide towards")
-            return None
-        return self.conditional_denoiser(label, cfg_weight)
-
-    def _sampler(self, sampler: str | Sampler, steps: int | None, temperature: float, top_p: float) -> Sampler:
+    def _sampler(
+        self, sampler: str | Sampler, steps: int | None, temperature: float | None, top_p: float | None
+    ) -> Sampler:
+        """The sampler to run: a name, or an instance whose settings are overridden by the arguments given
+        (and whose schedule defaults to the model's)."""
+        given = {k: v for k, v in (("steps", steps), ("temperature", temperature), ("top_p", top_p)) if v is not None}
         if isinstance(sampler, Sampler):
-            return sampler
+            if sampler.schedule is None:
+                given["schedule"] = self.schedule
+            return dataclasses.replace(sampler, **given) if given else sampler
         try:
             cls = SAMPLERS[sampler]
         except (KeyError, TypeError):
             raise UnknownSamplerError(f"unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}") from None
-        return cls(steps=steps, temperature=temperature, top_p=top_p, schedule=self.schedule)
+        return cls(**given, schedule=self.schedule)
 
     def sample_tokens(
         self,
         canvas: torch.Tensor,
         sampler: str | Sampler = "ancestral",
         steps: int | None = None,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
+        temperature: float | None = None,
+        top_p: float | None = None,
         guides: Sequence[Guide] = (),
         seed: int | None = None,
         progress: bool = False,
         denoise=None,
     ) -> torch.Tensor:
-        """Fill the masked positions of ``canvas`` (``(B, L)`` int64); the lower-level form of :meth:`generate`."""
+        """Fill the masked positions of ``canvas`` (``(B, L)`` int64); the lower-level form of :meth:`generate`.
+
+        ``denoise`` maps a canvas to SUBS log-probabilities (default: the model without a prompt)."""
         if canvas.ndim != 2 or canvas.shape[1] < 1:
             raise InvalidArgumentError(f"canvas must be (batch, length) with length >= 1, got {tuple(canvas.shape)}")
-        if canvas.shape[1] > self.model.config.max_canvas:
+        if canvas.shape[1] > self.denoiser.max_length:
             raise InvalidArgumentError(
-                f"length {canvas.shape[1]} exceeds the model's longest canvas ({self.model.config.max_canvas} tokens)"
+                f"length {canvas.shape[1]} exceeds the model's longest canvas ({self.denoiser.max_length} tokens)"
             )
         impl = self._sampler(sampler, steps, temperature, top_p)
-        generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed() % 2**63)
+        generator = torch.Generator().manual_seed(_check_seed(seed))
         fn = denoise or self.denoise
         return impl.run(fn, canvas.to(self.device), self.mask_token_id, guides, generator, progress).cpu()
 
     def decode(self, tokens: torch.Tensor) -> list[str]:
-        """Text of each row up to its first end token."""
-        texts = []
-        for row in tokens.tolist():
-            if self.end_token_id in row:
-                row = row[: row.index(self.end_token_id)]
-            texts.append(self.tokenizer.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False))
-        return texts
+        """Text of each row up to its first end (or pad) token: the concatenated bytes of its tokens."""
+        return [self.vocabulary.decode(row) for row in tokens.tolist()]
+
+    def _prefixes(self, prompt: Prompt | Sequence[Prompt] | None) -> list[list[int]]:
+        prompts = normalize_prompts(prompt)
+        if prompts is None:
+            return [self.denoiser.prefix_ids(None)]
+        return [prefix_for(p, self.denoiser) for p in prompts]
 
     def generate(
         self,
         n: int = 1,
         length: int | None = None,
         constraints: Sequence[Constraint] = (),
+        prompt: Prompt | Sequence[Prompt] | None = None,
         sampler: str | Sampler = "ancestral",
         steps: int | None = None,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
+        temperature: float | None = None,
+        top_p: float | None = None,
         seed: int | None = None,
         batch_size: int = 16,
         guides: Sequence[Guide] = (),
@@ -228,26 +251,33 @@ class DiffusionLM:
         label: str | None = None,
         cfg_weight: float = 1.0,
         progress: bool = False,
+        echo: bool = False,
     ) -> list[str]:
-        """Sample ``n`` texts (each ends at its first end token).
+        """Sample ``n`` texts per prompt (each ends at its first end token).
 
         Parameters
         ----------
         n:
-            Number of texts.
+            Number of texts (per prompt, when a list of prompts is given).
         length:
-            Canvas length in tokens: the longest text that can come out. Default: sized from the
+            Canvas length in tokens: the longest response that can come out. Default: sized from the
             constraints (their shortest completion plus headroom), else 64.
         constraints:
-            Hard constraints (``Length``, ``Regex``, ``JsonSchema``, ``Template``), intersected exactly; every
-            output satisfies all of them.
+            Hard constraints (``Length``, ``Regex``, ``JsonSchema``, ``Template``), intersected exactly, and
+            ``Style`` guidance; every output satisfies every hard constraint. They apply to the response only.
+        prompt:
+            A string, chat messages (``[{"role": "user", "content": ...}]``, rendered by the tokenizer's chat
+            template when it has one), or a list of either: the fixed text before the response. A list gives
+            ``n`` texts per prompt, in the order of the prompts.
         sampler:
-            ``"ancestral"`` (MDLM), ``"confidence"`` (LLaDA low-confidence remasking), ``"semi-ar"``, or a
-            :class:`~ctrlgen.sampling.Sampler` instance.
+            ``"ancestral"`` (MDLM), ``"confidence"`` (LLaDA low-confidence remasking), ``"semi-ar"``,
+            ``"remdm"`` (self-correcting: committed tokens may be remasked and redrawn), or a
+            :class:`~ctrlgen.sampling.Sampler` instance (``steps``, ``temperature``, ``top_p`` given here
+            override its own).
         steps:
             Reverse steps; default one per canvas position.
         temperature, top_p:
-            Temperature and nucleus truncation of every draw.
+            Temperature and nucleus truncation of every draw (default 1 and 1).
         seed:
             Same seed, same texts (on the same device). Batch ``i`` uses ``seed + i``.
         batch_size:
@@ -262,45 +292,58 @@ class DiffusionLM:
         max_resamples:
             Outputs that fail a validator (the part of a ``JsonSchema(strict=False)`` that is not compiled)
             are resampled at most this many times; :attr:`last_report` says how many were.
+        echo:
+            Return each prompt (as given, or as its chat template rendered it) followed by the response.
         """
-        if not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InvalidArgumentError(f"n must be a positive integer, got {n!r}")
-        if length is not None and (not isinstance(length, int) or length < 1):
+        if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
             raise InvalidArgumentError(f"length must be a positive integer, got {length!r}")
-        if batch_size < 1:
-            raise InvalidArgumentError(f"batch_size must be at least 1, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+        base_seed = _check_seed(seed)
         hard, soft = _split_constraints(constraints)
+        prefixes = self._prefixes(prompt)
+        room = check_room(max(len(p) for p in prefixes), length, self.denoiser.max_length)
         plan = None
         if hard:
-            plan = plan_constraints(hard, self.tokenizer, length, self.model.config.max_canvas, most_probable)
+            plan = plan_constraints(hard, self.vocabulary, length, room, most_probable)
             length = plan.length
-        length = 64 if length is None else length
-        base_seed = seed if seed is not None else torch.seed() % 2**62
-        denoise = self._label_denoiser(label, cfg_weight)
-        all_guides = ([plan.guide] if plan else []) + [style_guide(s, self.tokenizer) for s in soft] + list(guides)
+        length = min(64, room) if length is None else length
+        self._canvas_denoiser([], label, cfg_weight)  # bad labels fail before any work
+        styles = [style_guide(s, self.tokenizer) for s in soft]
+        all_guides = ([plan.guide] if plan else []) + styles + list(guides)
+        traces: list[list[torch.Tensor]] = []
 
-        def run(rows: int, batch_seed: int, show: bool) -> list[str]:
+        def run(rows: list[list[int]], batch_seed: int, show: bool) -> list[str]:
             canvas = (
-                plan.canvas(rows, self.mask_token_id)
+                plan.canvas(len(rows), self.mask_token_id)
                 if plan
-                else torch.full((rows, length), self.mask_token_id, dtype=torch.long)
+                else torch.full((len(rows), length), self.mask_token_id, dtype=torch.long)
             )
+            denoise = self._canvas_denoiser(rows, label, cfg_weight)
             tokens = self.sample_tokens(
                 canvas, sampler, steps, temperature, top_p, all_guides, batch_seed, show, denoise
             )
+            if styles:
+                traces.append(list(styles[0].trace))
             return self.decode(tokens)
 
+        rows = [p for p in prefixes for _ in range(n)]
         texts: list[str] = []
-        n_batches = math.ceil(n / batch_size)
+        n_batches = math.ceil(len(rows) / batch_size)
         for b in range(n_batches):
-            texts.extend(run(min(batch_size, n - b * batch_size), base_seed + b, progress and n_batches == 1))
-        self.last_report = GenerationReport(n=n)
+            texts.extend(run(rows[b * batch_size : (b + 1) * batch_size], base_seed + b, progress and n_batches == 1))
+        self.last_report = GenerationReport(n=len(rows), style_trace=_join_traces(traces))
         validators = plan.validators if plan else ()
         if validators:
-            self._resample_invalid(texts, validators, run, base_seed, max_resamples)
+            self._resample_invalid(texts, rows, validators, run, base_seed, max_resamples)
+        if echo and prompt is not None:
+            shown = [prompt_text(p, self.denoiser) for p in normalize_prompts(prompt)]
+            texts = [shown[i // n] + t for i, t in enumerate(texts)]
         return texts
 
-    def _resample_invalid(self, texts, validators, run, base_seed: int, max_resamples: int) -> None:
+    def _resample_invalid(self, texts, rows, validators, run, base_seed: int, max_resamples: int) -> None:
         def problem(text: str) -> str | None:
             return next((p for v in validators if (p := v(text)) is not None), None)
 
@@ -309,7 +352,7 @@ class DiffusionLM:
             if not bad:
                 break
             self.last_report.resampled += len(bad)
-            fresh = run(len(bad), base_seed + 1_000_003 * attempt, False)
+            fresh = run([rows[i] for i in bad], base_seed + 1_000_003 * attempt, False)
             for i, text in zip(bad, fresh):
                 texts[i] = text
             bad = [i for i in bad if problem(texts[i]) is not None]
@@ -368,7 +411,9 @@ class DiffusionLM:
             :meth:`~guidance.classifier.StyleClassifier.judge_log_proba` (with the classifier's word judge
             when it has one). Needs a ``Style``.
         """
-        if not isinstance(strength, (int, float)) or not (0 < strength <= 1):
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"rewrite needs a text (str), got {type(text).__name__}")
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not (0 < strength <= 1):
             raise InvalidArgumentError(f"strength must be in (0, 1], got {strength!r}")
         if not isinstance(n, int) or n < 1:
             raise InvalidArgumentError(f"n must be a positive integer, got {n!r}")
@@ -376,7 +421,7 @@ class DiffusionLM:
             raise InvalidArgumentError(f"saliency_temperature must be finite and >= 0, got {saliency_temperature!r}")
         if not isinstance(best_of, int) or best_of < 1:
             raise InvalidArgumentError(f"best_of must be a positive integer, got {best_of!r}")
-        denoise = self._label_denoiser(label, cfg_weight)
+        denoise = self._canvas_denoiser([self.denoiser.prefix_ids(None)] * (n * best_of), label, cfg_weight)
         hard, soft = _split_constraints(constraints)
         if best_of > 1 and not soft:
             raise InvalidArgumentError("best_of ranks candidates by a style classifier: give a Style constraint")
@@ -388,18 +433,15 @@ class DiffusionLM:
         target = next((c.max for c in hard if isinstance(c, Length) and c.unit == "tokens" and c.max), None)
         source = torch.tensor(ids[:target] if target else ids)
         length = target or len(ids)
-        if length > self.model.config.max_canvas:
-            raise InvalidArgumentError(
-                f"text of {length} tokens exceeds the model's canvas of {self.model.config.max_canvas}"
-            )
+        check_room(len(self.denoiser.prefix_ids(None)), length, self.denoiser.max_length)
         styles = [style_guide(s, self.tokenizer) for s in soft]
-        base_seed = seed if seed is not None else torch.seed() % 2**62
+        base_seed = _check_seed(seed)
         generator = torch.Generator().manual_seed(base_seed)
         k = max(1, round(strength * len(source)))
         rows = n * best_of
         canvas = torch.full((rows, length), self.mask_token_id, dtype=torch.long)
         canvas[:, : len(source)] = source
-        spans = word_spans([self.tokenizer.decode([i]) for i in source.tolist()])
+        spans = word_spans([self.vocabulary.decode([i]) for i in source.tolist()])
         if salient and styles:
             scores = self.saliency(source, styles[0], spans)
             for row in range(rows):
@@ -413,7 +455,7 @@ class DiffusionLM:
                 canvas[row, pick_words(spans, k, random_order(len(spans), generator))] = self.mask_token_id
         guides: list[Guide] = [BanTokens([self.end_token_id])] if target is None else []
         if hard:
-            plan = plan_constraints(hard, self.tokenizer, length, self.model.config.max_canvas)
+            plan = plan_constraints(hard, self.vocabulary, length, self.denoiser.max_length)
             guides.insert(0, plan.guide)
         tokens = self.sample_tokens(
             canvas, sampler, steps, temperature, top_p, guides + styles, base_seed, progress, denoise
@@ -455,7 +497,20 @@ class DiffusionLM:
         return self.generate(n=n, constraints=[template], **kwargs)
 
 
-def load(path: str | Path | None = None, device: str | torch.device | None = None) -> DiffusionLM:
+def _join_traces(traces: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """Per-batch style traces joined along the batch: one ``(n,)`` tensor per step (batches that took fewer
+    steps end earlier; the longest sets the count)."""
+    traces = [t for t in traces if t]
+    steps = max((len(t) for t in traces), default=0)
+    return [torch.cat([t[min(s, len(t) - 1)] for t in traces]) for s in range(steps)]
+
+
+def load(
+    path: str | Path | None = None, device: str | torch.device | None = None, trust_remote_code: bool = False
+) -> DiffusionLM:
     """Load a model: the default one shipped in the package when ``path`` is None, else a directory written
-    by ``ctrlgen train`` or :meth:`DiffusionLM.save_pretrained`, or a hub id."""
-    return DiffusionLM.from_pretrained(DEFAULT_MODEL_DIR if path is None else path, device=device)
+    by ``ctrlgen train`` or :meth:`DiffusionLM.save_pretrained`, any Hugging Face masked LM, a LLaDA- or
+    Dream-style checkpoint (``trust_remote_code=True`` lets their own code run), or a hub id."""
+    return DiffusionLM.from_pretrained(
+        DEFAULT_MODEL_DIR if path is None else path, device=device, trust_remote_code=trust_remote_code
+    )

@@ -23,8 +23,9 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from .config import DenoiserConfig
-from .data import TextDataModule, TextSource, read_labelled_texts, read_texts, split_texts
-from .errors import InvalidArgumentError, ModelNotFoundError
+from .data import TextDataModule, TextSource, read_labelled_texts, read_prompt_pairs, read_texts, split_texts
+from .denoisers import Denoiser, NativeDenoiser, load_denoiser
+from .errors import DataError, InvalidArgumentError, ModelNotFoundError
 from .lightning_module import DenoiserLightningModule
 from .masking import MaskingProcess
 from .model import DenoiserModel
@@ -113,6 +114,8 @@ class TrainConfig:
     max_canvas: int = 256
     packing: bool = False
     label_column: str | None = None  #: CSV/JSONL column of class labels: a conditional model (for CFG)
+    prompt_column: str | None = None  #: CSV/JSONL column of prompts: prompt/response pairs, only responses noised
+    data_column: str | None = None  #: with prompt_column: the response column (default: text/ref)
     cfg_dropout: float = 0.1  #: with labels: share of examples trained without their label
     val_fraction: float = 0.1
     batch_size: int = 32
@@ -132,10 +135,11 @@ class TrainConfig:
     precision: str | None = None
     accumulate_grad_batches: int = 1
     resume: bool = False
-    #: fine-tune: start from this model directory's weights and tokenizer; its architecture and schedule
-    #: replace the model fields above. New labels (CFG) start as the base's "no label", so training starts
-    #: from the base model's predictions.
+    #: fine-tune: start from this model's weights and tokenizer (a ctrlgen model, any Hugging Face masked LM,
+    #: a LLaDA- or Dream-style checkpoint); its architecture and schedule replace the model fields above. New
+    #: labels (CFG) start as the base's "no label", so training starts from the base model's predictions.
     init_from: str | None = None
+    trust_remote_code: bool = False  #: with init_from: let a LLaDA/Dream-style checkpoint's own code run
     progress: bool = True
     fast_dev_run: bool = False
 
@@ -157,13 +161,11 @@ def _load_or_train_tokenizer(cfg: TrainConfig, out: Path, train_texts: list[str]
     return train_tokenizer(train_texts, vocab_size=cfg.vocab_size)
 
 
-def _load_base(path: str):
-    from .pipeline import DiffusionLM
-
+def _load_base(path: str, trust_remote_code: bool) -> Denoiser:
     try:
-        return DiffusionLM.from_pretrained(path, device="cpu")
-    except (OSError, ValueError) as e:
-        raise ModelNotFoundError(f"init_from: cannot load a model from {path!r} ({e})") from None
+        return load_denoiser(path, trust_remote_code=trust_remote_code)
+    except ModelNotFoundError as e:
+        raise ModelNotFoundError(f"init_from: {e}") from None
 
 
 def _init_weights_from(model: DenoiserModel, base: DenoiserModel) -> None:
@@ -186,34 +188,27 @@ def _init_weights_from(model: DenoiserModel, base: DenoiserModel) -> None:
         model.label_embed.weight.copy_(base.label_embed.weight[[*rows, null]])
 
 
-def train(cfg: TrainConfig) -> Path:
-    """Train (or, with ``cfg.resume``, continue) a run and export it to ``cfg.out`` with ``save_pretrained``.
-
-    Returns the output directory, which :func:`ctrlgen.load` reads.
-    """
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    sources = [TextSource.parse(s) for s in cfg.data]
-    label_names: list[str] = []
-    if cfg.label_column:
-        texts, raw = read_labelled_texts(sources, cfg.label_column)
-        label_names = sorted(set(raw) - {""})
-        index = {name: i for i, name in enumerate(label_names)} | {"": len(label_names)}  # "" -> no label
-        order = split_texts(list(range(len(texts))), cfg.val_fraction, cfg.seed)
-        train_texts, val_texts = ([texts[i] for i in part] for part in order)
-        train_labels, val_labels = ([index[raw[i]] for i in part] for part in order)
-    else:
-        texts = read_texts(sources)
-        train_texts, val_texts = split_texts(texts, cfg.val_fraction, cfg.seed)
-        train_labels = val_labels = None
-
+def _build_denoiser(cfg: TrainConfig, out: Path, train_texts: list[str], label_names: list[str]) -> Denoiser:
+    """The model to train: a fresh ctrlgen denoiser with a tokenizer trained on the data, or (``init_from``)
+    a loaded one of any family."""
     if cfg.init_from:
-        base = _load_base(cfg.init_from)
-        tokenizer = base.tokenizer
-    else:
-        tokenizer = _load_or_train_tokenizer(cfg, out, train_texts)
-    tokenizer.save_pretrained(out)
+        base = _load_base(cfg.init_from, cfg.trust_remote_code)
+        if cfg.canvas_length > base.max_length:
+            raise InvalidArgumentError(
+                f"canvas_length {cfg.canvas_length} exceeds the base model's longest sequence "
+                f"({base.max_length}) of init_from {cfg.init_from!r}"
+            )
+        if not isinstance(base, NativeDenoiser):
+            if label_names:
+                raise InvalidArgumentError(
+                    f"labels (classifier-free guidance) need a ctrlgen model; {base.family} has no label embedding"
+                )
+            return base  # "a masked LM is a diffusion LM after fine-tuning": trained as it is
+        fields = base.model.config.to_dict() | {"label_names": label_names, "dropout": cfg.dropout}
+        model = DenoiserModel(DenoiserConfig(**fields))
+        _init_weights_from(model, base.model)
+        return NativeDenoiser(model, base.tokenizer)
+    tokenizer = _load_or_train_tokenizer(cfg, out, train_texts)
     model_cfg = DenoiserConfig(
         vocab_size=len(tokenizer),
         max_canvas=max(cfg.max_canvas, cfg.canvas_length),
@@ -228,21 +223,44 @@ def train(cfg: TrainConfig) -> Path:
         tokenizer_hash=tokenizer_fingerprint(tokenizer),
         label_names=label_names,
     )
-    if cfg.init_from:
-        if cfg.canvas_length > base.model.config.max_canvas:
-            raise InvalidArgumentError(
-                f"canvas_length {cfg.canvas_length} exceeds the base model's longest canvas "
-                f"({base.model.config.max_canvas}) of init_from {cfg.init_from!r}"
-            )
-        fields = base.model.config.to_dict() | {"label_names": label_names, "dropout": cfg.dropout}
-        model_cfg = DenoiserConfig(**fields)
-    model_cfg.save_pretrained(out)  # the run folder describes its model from the start (see export_checkpoint)
-    model = DenoiserModel(model_cfg)
-    if cfg.init_from:
-        _init_weights_from(model, base.model)
-    process = MaskingProcess(schedule_from_name(model_cfg.schedule), tokenizer.mask_token_id)
+    return NativeDenoiser(DenoiserModel(model_cfg), tokenizer)
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train (or, with ``cfg.resume``, continue) a run and export it to ``cfg.out`` with ``save_pretrained``.
+
+    Returns the output directory, which :func:`ctrlgen.load` reads.
+    """
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sources = [TextSource.parse(s) for s in cfg.data]
+    label_names: list[str] = []
+    train_labels = val_labels = train_prompts = val_prompts = None
+    if cfg.label_column and cfg.prompt_column:
+        raise DataError("labels (--label-column) and prompts (--prompt-column) cannot be combined in one run yet")
+    if cfg.label_column:
+        texts, raw = read_labelled_texts(sources, cfg.label_column)
+        label_names = sorted(set(raw) - {""})
+        index = {name: i for i, name in enumerate(label_names)} | {"": len(label_names)}  # "" -> no label
+        order = split_texts(list(range(len(texts))), cfg.val_fraction, cfg.seed)
+        train_texts, val_texts = ([texts[i] for i in part] for part in order)
+        train_labels, val_labels = ([index[raw[i]] for i in part] for part in order)
+    elif cfg.prompt_column:
+        prompts, texts = read_prompt_pairs(sources, cfg.prompt_column, cfg.data_column)
+        order = split_texts(list(range(len(texts))), cfg.val_fraction, cfg.seed)
+        train_texts, val_texts = ([texts[i] for i in part] for part in order)
+        train_prompts, val_prompts = ([prompts[i] for i in part] for part in order)
+    else:
+        texts = read_texts(sources)
+        train_texts, val_texts = split_texts(texts, cfg.val_fraction, cfg.seed)
+
+    denoiser = _build_denoiser(cfg, out, train_texts, label_names)
+    if not (cfg.resume and (out / "config.json").is_file()):
+        denoiser.save_pretrained(out)  # the run folder describes its model from the start (export_checkpoint)
+    process = MaskingProcess(schedule_from_name(denoiser.schedule_name), denoiser.mask_token_id)
     system = DenoiserLightningModule(
-        model,
+        denoiser,
         process,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
@@ -252,13 +270,18 @@ def train(cfg: TrainConfig) -> Path:
     dm = TextDataModule(
         train_texts,
         val_texts,
-        tokenizer,
-        cfg.canvas_length,
+        denoiser.tokenizer,
+        min(cfg.canvas_length, denoiser.max_length),
         cfg.batch_size,
         cfg.packing,
         cfg.seed,
         train_labels=train_labels,
         val_labels=val_labels,
+        train_prompts=train_prompts,
+        val_prompts=val_prompts,
+        prefix_ids=denoiser.prefix_ids,
+        end_id=denoiser.end_token_id,
+        pad_id=denoiser.pad_token_id,
     )
 
     ckpt_dir = out / "checkpoints"
@@ -307,10 +330,10 @@ def train(cfg: TrainConfig) -> Path:
         return out
     metrics = trainer.validate(system, datamodule=dm, verbose=False)[0] if dm.val_data else {}
     if trainer.is_global_zero:
-        _export(model, out)
+        _export(denoiser, out)
         summary = {
             "global_step": int(trainer.global_step),
-            "parameters": sum(p.numel() for p in model.parameters()),
+            "parameters": sum(p.numel() for p in denoiser.parameters()),
             "train_seconds_this_run": round(elapsed, 1),
             "val_loss": metrics.get("val/loss"),
             "val_ppl_bound": metrics.get("val/ppl_bound"),
@@ -324,31 +347,42 @@ def train(cfg: TrainConfig) -> Path:
     return out
 
 
-def _export(model: DenoiserModel, out: Path) -> None:
+def _export(denoiser: Denoiser, out: Path) -> None:
     """``save_pretrained`` into a temporary folder, then move the files into ``out``."""
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".export-"))
     try:
-        model.save_pretrained(tmp)
+        denoiser.save_pretrained(tmp)
         for f in tmp.iterdir():
             os.replace(f, out / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def export_checkpoint(checkpoint: str | Path, run_dir: str | Path, out: str | Path) -> Path:
+def export_checkpoint(
+    checkpoint: str | Path, run_dir: str | Path, out: str | Path, trust_remote_code: bool = False
+) -> Path:
     """Turn a Lightning checkpoint of a run into a model directory that :func:`ctrlgen.load` reads.
 
-    ``run_dir`` supplies the run's ``config.json`` and tokenizer. With EMA enabled, the checkpoint's
-    ``state_dict`` already holds the averaged weights (Lightning's ``WeightAveraging`` puts them there).
+    ``run_dir`` supplies the run's starting model (config, tokenizer, architecture), whatever its family.
+    With EMA enabled, the checkpoint's ``state_dict`` already holds the averaged weights (Lightning's
+    ``WeightAveraging`` puts them there).
     """
-    from transformers import PreTrainedTokenizerFast
-
     run_dir, out = Path(run_dir), Path(out)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    if not Path(checkpoint).is_file():
+        raise ModelNotFoundError(f"no such checkpoint: {checkpoint}")
+    if not run_dir.is_dir():
+        raise ModelNotFoundError(f"no such run directory: {run_dir}")
+    denoiser = load_denoiser(run_dir, trust_remote_code=trust_remote_code)
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    except (OSError, RuntimeError, KeyError, EOFError) as e:
+        raise ModelNotFoundError(f"{checkpoint} is not a readable training checkpoint: {e}") from None
     weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
-    model = DenoiserModel(DenoiserConfig.from_pretrained(run_dir))
-    model.load_state_dict(weights)
+    missing, unexpected = denoiser.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise ModelNotFoundError(
+            f"{checkpoint} does not fit the model of {run_dir}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    PreTrainedTokenizerFast.from_pretrained(run_dir).save_pretrained(out)
-    _export(model, out)
+    _export(denoiser, out)
     return out

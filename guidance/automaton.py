@@ -6,9 +6,11 @@ table (a large JSON schema has thousands of states and a dense table would take 
 
 Conventions shared by every automaton here:
 
-* the end/pad token of the model moves every accepting state to one absorbing ``end`` state, which accepts
-  and allows nothing but the end token again: variable-length content fits a fixed canvas, and no text
-  can follow the end (outlines-core's own EOS self-loop on final states would accept text after it);
+* the end tokens of the model (end, and pad when it is a distinct token) move every accepting state to one
+  absorbing ``end`` state, which accepts and allows nothing but end tokens again: variable-length content
+  fits a fixed canvas, and no text can follow the end (outlines-core's own EOS self-loop on final states
+  would accept text after it);
+* the mask token and tokens that never appear in text (special tokens) are never allowed (class ``-1``);
 * a canvas is accepted when it ends in an accepting state (content that fills the canvas exactly, or
   content followed by end tokens).
 """
@@ -44,7 +46,10 @@ class TokenAutomaton:
     end_state:
         The absorbing end state.
     end_token:
-        The model's end/pad token id.
+        The model's canonical end token id (the first of ``end_tokens``).
+    end_tokens:
+        Every token that ends the text (end, and pad when distinct); they share the end class. Defaults to
+        ``(end_token,)``.
     """
 
     table: np.ndarray
@@ -53,6 +58,13 @@ class TokenAutomaton:
     start: int
     end_state: int
     end_token: int
+    end_tokens: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        ends = tuple(int(t) for t in self.end_tokens) or (int(self.end_token),)
+        if ends[0] != int(self.end_token):
+            raise ValueError(f"end_tokens {ends} must start with end_token {self.end_token}")
+        object.__setattr__(self, "end_tokens", ends)
 
     @property
     def num_states(self) -> int:
@@ -137,39 +149,85 @@ def _classes_from_triples(
     return token_class, table
 
 
+def _end_tuple(end_tokens: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    ends = (end_tokens,) if isinstance(end_tokens, (int, np.integer)) else tuple(end_tokens)
+    if not ends:
+        raise ValueError("an automaton needs at least one end token")
+    return tuple(dict.fromkeys(int(t) for t in ends))
+
+
+def _split_start(
+    transitions: dict[int, dict[int, int]], initial: int, finals: set[int], not_first: frozenset[int]
+) -> tuple[dict[int, dict[int, int]], int, set[int]]:
+    """Forbid ``not_first`` tokens in the first position only.
+
+    When the initial state can be entered again, it gets a fresh copy as the start, without those tokens,
+    so that they stay allowed wherever the original state is re-entered.
+    """
+    moves = transitions.get(initial, {})
+    if not not_first or not any(t in not_first for t in moves):
+        return transitions, initial, finals
+    kept = {t: d for t, d in moves.items() if t not in not_first}
+    reentered = any(d == initial for m in transitions.values() for d in m.values())
+    transitions = dict(transitions)
+    if not reentered:
+        transitions[initial] = kept
+        return transitions, initial, finals
+    fresh = max([initial, *transitions, *(d for m in transitions.values() for d in m.values())]) + 1
+    transitions[fresh] = kept
+    return transitions, fresh, finals | ({fresh} if initial in finals else set())
+
+
+def _reachable(transitions: dict[int, dict[int, int]], initial: int, drop: set[int]) -> set[int]:
+    seen, stack = {initial}, [initial]
+    while stack:
+        for t, d in transitions.get(stack.pop(), {}).items():
+            if d not in seen and t not in drop:
+                seen.add(d)
+                stack.append(d)
+    return seen
+
+
 def from_transitions(
     transitions: dict[int, dict[int, int]],
     initial: int,
     finals: set[int] | list[int],
     vocab_size: int,
-    end_token: int,
+    end_tokens: int | tuple[int, ...],
     forbidden: tuple[int, ...] = (),
     state_budget: int = DEFAULT_STATE_BUDGET,
+    not_first: frozenset[int] | set[int] | tuple[int, ...] = (),
 ) -> TokenAutomaton:
     """Build a :class:`TokenAutomaton` from sparse transitions (outlines-core's ``Index.get_transitions()``).
 
-    States are renumbered contiguously (reachable ones only); the end token is re-routed from every final
-    state to a fresh absorbing end state; tokens in ``forbidden`` (the mask token) are dropped.
+    States are renumbered contiguously (reachable ones only); every end token (one id, or a tuple: end
+    first, then pad) is re-routed from every final state to a fresh absorbing end state; tokens in
+    ``forbidden`` (the mask token) are dropped, and tokens in ``not_first`` are dropped from the first
+    position only (tokens the decoder writes differently at the start of the text).
     """
-    order = [initial] + sorted((set(transitions) | {d for m in transitions.values() for d in m.values()}) - {initial})
+    ends = _end_tuple(end_tokens)
+    drop = set(forbidden) | set(ends)
+    transitions, initial, finals = _split_start(transitions, initial, set(finals), frozenset(not_first))
+    reachable = _reachable(transitions, initial, drop)
+    order = [initial] + sorted(reachable - {initial})
     if len(order) + 1 > state_budget:
         raise ConstraintTooLargeError(f"automaton has {len(order)} states, over the budget of {state_budget}")
     index = {s: i for i, s in enumerate(order)}
     end_state = len(order)
-    drop = set(forbidden) | {end_token}
     src, tok, dst = [], [], []
-    for s, moves in transitions.items():
+    for s in order:
         i = index[s]
-        for t, d in moves.items():
+        for t, d in transitions.get(s, {}).items():
             if t not in drop:
                 src.append(i)
                 tok.append(t)
                 dst.append(index[d])
     final_ids = sorted(index[f] for f in finals if f in index)
     for i in [*final_ids, end_state]:
-        src.append(i)
-        tok.append(end_token)
-        dst.append(end_state)
+        for end in ends:
+            src.append(i)
+            tok.append(end)
+            dst.append(end_state)
     return _assemble(
         np.array(src, dtype=np.int64),
         np.array(tok, dtype=np.int64),
@@ -179,16 +237,16 @@ def from_transitions(
         0,
         final_ids,
         end_state,
-        end_token,
+        ends,
     )
 
 
-def _assemble(src, tok, dst, num_states, vocab_size, start, final_ids, end_state, end_token) -> TokenAutomaton:
+def _assemble(src, tok, dst, num_states, vocab_size, start, final_ids, end_state, ends) -> TokenAutomaton:
     token_class, table = _classes_from_triples(src, tok, dst, vocab_size, num_states)
     accept = np.zeros(num_states, dtype=bool)
     accept[list(final_ids)] = True
     accept[end_state] = True
-    return TokenAutomaton(table, token_class, accept, start, end_state, end_token)
+    return TokenAutomaton(table, token_class, accept, start, end_state, ends[0], ends)
 
 
 def product(a: TokenAutomaton, b: TokenAutomaton, state_budget: int = DEFAULT_STATE_BUDGET) -> TokenAutomaton:
@@ -197,7 +255,7 @@ def product(a: TokenAutomaton, b: TokenAutomaton, state_budget: int = DEFAULT_ST
     The product's token classes refine both factors' classes: tokens go together iff they share a class in
     each factor. Work is over class pairs, never over individual tokens.
     """
-    if a.vocab_size != b.vocab_size or a.end_token != b.end_token:
+    if a.vocab_size != b.vocab_size or a.end_token != b.end_token or set(a.end_tokens) != set(b.end_tokens):
         raise ValueError("cannot intersect automata built for different vocabularies")
     both = (a.token_class >= 0) & (b.token_class >= 0)
     pairs = np.stack([a.token_class, b.token_class], axis=1)
@@ -238,4 +296,4 @@ def product(a: TokenAutomaton, b: TokenAutomaton, state_budget: int = DEFAULT_ST
     for (qa, qb), i in index.items():
         accept[i] = a.accept[qa] and b.accept[qb]
     accept[end_state] = True
-    return TokenAutomaton(np.ascontiguousarray(table), token_class, accept, 0, end_state, a.end_token)
+    return TokenAutomaton(np.ascontiguousarray(table), token_class, accept, 0, end_state, a.end_token, a.end_tokens)

@@ -3,8 +3,14 @@
 A sampler knows nothing of constraint types: at every reverse step it hands each guide a :class:`StepState`,
 lets it reshape the log-probabilities, optionally lets one guide draw the tokens it is about to commit (a
 hard constraint must draw jointly, so that the committed canvas stays completable), and finally tells every
-guide what was committed (:class:`StepOutput`). This mirrors diffusers' per-step callbacks and outlines-core's
-immutable index + small mutable guide, adapted to a canvas that is filled in any order.
+guide what was committed and what was remasked (:class:`StepOutput`). This mirrors diffusers' per-step
+callbacks and outlines-core's immutable index + small mutable guide, adapted to a canvas that is filled in any
+order.
+
+For a guide a position is either fixed (it holds a token) or free (it holds the mask): a sampler may free a
+committed position again (remasking), but never one fixed from the start (prompt, template literal, kept
+word). Guides that derive everything from the canvas at each step, as the hard-constraint guide does, need no
+special handling of remasking.
 """
 
 from __future__ import annotations
@@ -35,6 +41,15 @@ class StepState:
         Diffusion time now and after this step (``1 >= t > s >= 0``).
     generator:
         The sampler's random generator (CPU); guides that draw use it, so a seed fixes everything.
+    fixed:
+        ``(B, L)`` bool, the positions that held a token at the first step (prompt, template literals, kept
+        words): they are never remasked. None when the caller did not say (then nothing is remasked).
+    mask_token_id:
+        The mask token, for samplers that remask; None when the caller did not say.
+    commit_probs:
+        ``(B, L)`` float64: at each committed position, the probability its token had in the distribution
+        it was drawn from when it was committed (1 at fixed positions; meaningless at masked ones). What a
+        confidence-based remasking schedule ranks by. None when the caller did not track it.
     """
 
     tokens: torch.Tensor
@@ -45,11 +60,14 @@ class StepState:
     t: float
     s: float
     generator: torch.Generator
+    fixed: torch.Tensor | None = None
+    mask_token_id: int | None = None
+    commit_probs: torch.Tensor | None = None
 
 
 @dataclass
 class StepOutput:
-    """What the sampler committed at one reverse step.
+    """What the sampler did at one reverse step (diffusers-style: :meth:`Sampler.step` returns it).
 
     Attributes
     ----------
@@ -61,12 +79,21 @@ class StepOutput:
         ``(B, L, V)`` float64 distribution the tokens were drawn from (after temperature and top-p).
     step:
         Index of the step.
+    remasked:
+        ``(B, L)`` bool, the positions that held a committed token before this step and are masked again after
+        it (never a position fixed from the start, never at the last step, disjoint from ``committed``).
+        Defaults to all False: a sampler that only unmasks need not set it.
     """
 
     tokens: torch.Tensor
     committed: torch.Tensor
     probs: torch.Tensor
     step: int
+    remasked: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.remasked is None:
+            self.remasked = torch.zeros_like(self.committed, dtype=torch.bool)
 
 
 class Guide:
@@ -97,9 +124,11 @@ class Guide:
 
         ``probs`` is the ``(B, L, V)`` float64 sampling distribution and ``candidates`` the ``(B, L)`` tokens
         drawn so far (independently, or by an earlier guide). Return ``candidates`` with the positions this
-        guide owns replaced, or None to leave them as they are. Guides are applied in order.
+        guide owns replaced, or None to leave them as they are. Guides are applied in order. The draw is made
+        against the canvas of ``state``: positions the same step remasks are still fixed there, so the
+        committed canvas stays completable once they are freed (freeing a position never removes a completion).
         """
         return None
 
     def update(self, output: StepOutput) -> None:
-        """Told what was committed, so the guide can advance its per-canvas state."""
+        """Told what was committed (and remasked), so the guide can advance its per-canvas state."""

@@ -42,3 +42,25 @@ def test_loss_is_finite_and_differentiable():
     out = process.loss(emb, torch.randint(2, 7, (4, 10)), torch.Generator().manual_seed(0))
     out.loss.backward()
     assert torch.isfinite(out.loss) and emb.weight.grad is not None
+
+
+def test_only_the_response_is_noised_and_scored():
+    """Prompted training (LLaDA's SFT): positions outside ``noisable`` are never masked, and the NELBO is
+    per response token, so a longer prompt does not dilute the loss."""
+    process = MaskingProcess(LogLinearSchedule(), MASK)
+    x0 = torch.randint(2, 7, (16, 12))
+    noisable = torch.zeros_like(x0, dtype=torch.bool)
+    noisable[:, 5:] = True
+    x_t = process.corrupt(x0, torch.full((16,), 0.9), torch.Generator().manual_seed(1), noisable)
+    assert torch.equal(x_t[:, :5], x0[:, :5]) and (x_t[:, 5:] == MASK).any()
+
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(7, 7)
+    short = process.loss(emb, x0, torch.Generator().manual_seed(2), noisable=noisable)
+    assert short.n_tokens == 16 * 7
+    # the same responses after a prompt twice as long score the same (same noise on the response part)
+    longer = torch.cat([x0[:, :5], x0], dim=1)
+    noisable_long = torch.cat([torch.zeros_like(noisable[:, :5]), noisable], dim=1)
+    g = torch.Generator().manual_seed(2)
+    again = process.loss(emb, longer, g, noisable=noisable_long)
+    assert again.n_tokens == short.n_tokens and torch.isfinite(again.loss)

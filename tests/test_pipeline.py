@@ -53,7 +53,7 @@ def test_bad_generate_arguments(tiny_lm, kwargs):
 
 
 def test_canvas_longer_than_model_supports(tiny_lm):
-    with pytest.raises(InvalidArgumentError, match="longest canvas"):
+    with pytest.raises(InvalidArgumentError, match="longest sequence"):
         tiny_lm.generate(length=tiny_lm.model.config.max_canvas + 1)
 
 
@@ -63,7 +63,7 @@ def test_unknown_sampler(tiny_lm):
 
 
 def test_directory_without_model(tmp_path):
-    with pytest.raises(ModelNotFoundError, match="no ctrlgen model"):
+    with pytest.raises(ModelNotFoundError, match="holds no model"):
         ctrlgen.load(tmp_path)
     with pytest.raises(ModelNotFoundError):
         ctrlgen.load(tmp_path / "does-not-exist")
@@ -102,7 +102,7 @@ def test_cli_generate_is_reproducible(tiny_run):
 
 def test_cli_reports_bad_input_without_traceback(tmp_path):
     result = _cli("generate", "--model", str(tmp_path), "-n", "1")
-    assert result.returncode == 2 and "no ctrlgen model" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "holds no model" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_cli_train_then_load(corpus_file, tmp_path):

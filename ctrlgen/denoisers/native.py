@@ -1,0 +1,94 @@
+"""ctrlgen's own denoiser (:class:`ctrlgen.model.DenoiserModel`) behind the denoiser seam."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+from ..config import DenoiserConfig
+from ..errors import ModelNotFoundError, TokenizerMismatchError
+from ..guidance._hf import quiet_progress
+from ..guidance.vocabulary import tokenizer_fingerprint
+from ..model import DenoiserModel
+from .base import Denoiser
+
+__all__ = ["NativeDenoiser"]
+
+
+def check_tokenizer(config: DenoiserConfig, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Refuse a tokenizer whose vocabulary or special ids differ from what the model was trained with."""
+    problems = []
+    if len(tokenizer) != config.vocab_size:
+        problems.append(f"vocabulary of {len(tokenizer)} tokens, model expects {config.vocab_size}")
+    if tokenizer.mask_token_id != config.mask_token_id:
+        problems.append(f"mask token id {tokenizer.mask_token_id}, model expects {config.mask_token_id}")
+    if tokenizer.pad_token_id != config.end_token_id:
+        problems.append(f"end/pad token id {tokenizer.pad_token_id}, model expects {config.end_token_id}")
+    if not problems and config.tokenizer_hash and tokenizer_fingerprint(tokenizer) != config.tokenizer_hash:
+        problems.append("vocabulary or merges differ from the tokenizer the model was trained with")
+    if problems:
+        raise TokenizerMismatchError("tokenizer does not match the model: " + "; ".join(problems))
+
+
+class NativeDenoiser(Denoiser):
+    """A bidirectional transformer trained by ``ctrlgen train``; the end token doubles as padding.
+
+    A prompt stands before the canvas followed by one end token, the separator the model is trained with
+    when it learns from prompt/response pairs.
+    """
+
+    def __init__(self, model: DenoiserModel, tokenizer: PreTrainedTokenizerBase) -> None:
+        super().__init__()
+        check_tokenizer(model.config, tokenizer)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.schedule_name = model.config.schedule
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **hub_kwargs) -> NativeDenoiser:
+        try:
+            with quiet_progress():
+                model, info = DenoiserModel.from_pretrained(str(path), output_loading_info=True, **hub_kwargs)
+                tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path), **hub_kwargs)
+        except (OSError, ValueError, TypeError) as e:
+            raise ModelNotFoundError(f"could not load a ctrlgen model from {path!s}: {e}") from e
+        wrong = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
+        if wrong:
+            raise ModelNotFoundError(f"{path}: weights do not fit the model's config.json: {wrong}")
+        return cls(model, tokenizer)
+
+    @property
+    def mask_token_id(self) -> int:
+        return self.model.config.mask_token_id
+
+    @property
+    def end_token_id(self) -> int:
+        return self.model.config.end_token_id
+
+    @property
+    def max_length(self) -> int:
+        return self.model.config.max_canvas
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(self.model.config.label_names)
+
+    @property
+    def family(self) -> str:
+        return "ctrlgen"
+
+    def prefix_ids(self, prompt_ids: list[int] | None) -> list[int]:
+        return [*prompt_ids, self.end_token_id] if prompt_ids else []
+
+    def uses_chat_template(self) -> bool:
+        return False
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return self.model(input_ids, labels=labels, attention_mask=attention_mask)

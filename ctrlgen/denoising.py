@@ -1,0 +1,96 @@
+"""The function a sampler calls at every step: a batch of canvases -> SUBS log-probabilities of the clean
+tokens, with each row's prompt before its canvas and classifier-free guidance when asked.
+
+The samplers and guides only ever see the canvas (the response span); the prompt is fixed context that
+this module puts in front of it. Rows whose prompts differ in length are right-padded with an attention
+mask, so every model keeps its own absolute positions.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .denoisers.base import Denoiser
+from .masking import subs_log_probs
+
+__all__ = ["CanvasDenoiser"]
+
+
+class CanvasDenoiser:
+    """Callable ``(B, L)`` canvas -> ``(B, L, V)`` float32 log-probabilities.
+
+    Parameters
+    ----------
+    denoiser:
+        The model.
+    prefixes:
+        ``B`` lists of token ids, the fixed tokens before each row's canvas (may be empty).
+    banned:
+        Token ids never generated (special tokens that are not the end or pad token).
+    vocab_size:
+        The tokenizer's vocabulary: a model whose output layer is larger (rows kept for alignment) has its
+        logits cut to it, so everything above sees one vocabulary.
+    label, cfg_weight:
+        A class-conditional model's label index and the classifier-free guidance weight
+        (logits ``uncond + w * (cond - uncond)``, Ho & Salimans 2022, eq. 6); ``label=None``: unconditional.
+    """
+
+    def __init__(
+        self,
+        denoiser: Denoiser,
+        prefixes: list[list[int]],
+        banned: torch.Tensor | None = None,
+        label: int | None = None,
+        cfg_weight: float = 1.0,
+        vocab_size: int | None = None,
+    ) -> None:
+        self.denoiser = denoiser
+        self.vocab_size = vocab_size
+        self.prefixes = prefixes
+        self.banned = banned
+        self.label, self.cfg_weight = label, cfg_weight
+        self.lengths = [len(p) for p in prefixes]
+
+    def _assemble(self, canvas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Full input ids, attention mask (None without padding) and the ``(B, L)`` canvas columns (None when
+        every row's canvas starts at the same column)."""
+        b, length = canvas.shape
+        device = canvas.device
+        longest = max(self.lengths, default=0)
+        if len(set(self.lengths)) <= 1:
+            prefix = torch.tensor(self.prefixes, dtype=torch.long, device=device).view(b, longest)
+            return torch.cat([prefix, canvas], dim=1), None, None
+        ids = torch.full((b, longest + length), self.denoiser.pad_token_id, dtype=torch.long, device=device)
+        keep = torch.zeros_like(ids, dtype=torch.bool)
+        starts = torch.tensor(self.lengths, device=device)
+        cols = starts[:, None] + torch.arange(length, device=device)
+        for r, p in enumerate(self.prefixes):
+            ids[r, : len(p)] = torch.tensor(p, dtype=torch.long, device=device)
+        ids.scatter_(1, cols, canvas)
+        keep |= torch.arange(ids.shape[1], device=device)[None, :] < (starts + length)[:, None]
+        return ids, keep, cols
+
+    @torch.no_grad()
+    def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
+        device = self.denoiser.device
+        canvas = canvas.to(device)
+        ids, keep, cols = self._assemble(canvas)
+        b = canvas.shape[0]
+        if self.label is None:
+            logits = self.denoiser(ids, keep).float()
+        elif self.cfg_weight == 1.0:
+            logits = self.denoiser(ids, keep, torch.full((b,), self.label, device=device)).float()
+        else:
+            null = len(self.denoiser.label_names)
+            labels = torch.cat([torch.full((b,), self.label), torch.full((b,), null)]).to(device)
+            both = self.denoiser(
+                torch.cat([ids, ids]), None if keep is None else torch.cat([keep, keep]), labels
+            ).float()
+            logits = both[b:] + self.cfg_weight * (both[:b] - both[b:])
+        if self.vocab_size is not None:
+            logits = logits[..., : self.vocab_size]
+        if cols is None:
+            logits = logits[:, logits.shape[1] - canvas.shape[1] :]
+        else:
+            logits = logits.gather(1, cols.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+        return subs_log_probs(logits, canvas, self.denoiser.mask_token_id, self.banned)

@@ -1,0 +1,173 @@
+"""Every adapter family, offline: tiny randomly initialised checkpoints built from their transformers configs
+with locally trained tokenizers (WordPiece, Unigram, byte-level BPE), saved, loaded back with
+``ctrlgen.load(dir)``, prompted, constrained. An untrained model is the worst case for the engine: the model
+never helps the constraints, so everything that comes out valid is the engine's doing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jsonschema
+import pytest
+import torch
+
+import ctrlgen
+from ctrlgen import JsonSchema, Length, Regex, Slot, Template
+from ctrlgen.denoisers import DreamDenoiser, LLaDADenoiser, MaskedLMDenoiser, NativeDenoiser
+from ctrlgen.errors import PromptTooLongError, UnsupportedModelError
+
+FAMILIES = ["bert", "roberta", "modernbert", "bert-unigram", "llada", "dream"]
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 12},
+        "area": {"enum": ["riverside", "city centre"]},
+        "stars": {"type": "integer", "minimum": 1, "maximum": 5},
+    },
+    "required": ["name", "area", "stars"],
+    "additionalProperties": False,
+}
+PROMPT = "Extract the restaurant: Aromi is a cheap coffee shop by the river."
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory):
+    from ctrlgen import tiny_models
+
+    return tiny_models.build_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(scope="session")
+def models(zoo):
+    return {name: ctrlgen.load(path, trust_remote_code=True) for name, path in zoo.items()}
+
+
+def test_registry_picks_the_adapter_of_each_family(models):
+    expected = {
+        "bert": MaskedLMDenoiser,
+        "roberta": MaskedLMDenoiser,
+        "modernbert": MaskedLMDenoiser,
+        "bert-unigram": MaskedLMDenoiser,
+        "llada": LLaDADenoiser,
+        "dream": DreamDenoiser,
+    }
+    for name, cls in expected.items():
+        assert type(models[name].denoiser) is cls, name
+    assert isinstance(ctrlgen.load().denoiser, NativeDenoiser)
+
+
+@pytest.mark.parametrize("family", ["llada", "dream"])
+def test_remote_code_needs_consent(zoo, family):
+    with pytest.raises(UnsupportedModelError, match="trust_remote_code"):
+        ctrlgen.load(zoo[family])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prompted_json_is_valid_and_prompt_is_kept(models, family):
+    lm = models[family]
+    seen: list[torch.Tensor] = []
+    forward = lm.denoiser.forward
+
+    def recording(input_ids, attention_mask=None, labels=None):
+        seen.append(input_ids.clone())
+        return forward(input_ids, attention_mask, labels)
+
+    lm.denoiser.forward = recording
+    try:
+        texts = lm.generate(prompt=PROMPT, constraints=[JsonSchema(SCHEMA)], n=2, seed=0, steps=16)
+    finally:
+        del lm.denoiser.forward
+    assert len(texts) == 2
+    for text in texts:
+        jsonschema.validate(json.loads(text), SCHEMA)
+    # the prompt, framed as the model reads it, stands unchanged before the canvas at every step
+    prefix = lm.denoiser.prefix_ids(lm.tokenizer(PROMPT, add_special_tokens=False)["input_ids"])
+    assert seen and all(ids[:, : len(prefix)].tolist() == [prefix] * ids.shape[0] for ids in seen)
+    echoed = lm.generate(prompt=PROMPT, constraints=[JsonSchema(SCHEMA)], n=2, seed=0, steps=16, echo=True)
+    assert echoed == [PROMPT + t for t in texts]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_regex_words_and_template(models, family):
+    lm = models[family]
+    pattern = r"[a-z]+ [0-9]{3}-[0-9]{4}"
+    for text in lm.generate(prompt="Call:", constraints=[Regex(pattern)], n=3, seed=1, steps=12):
+        assert re.fullmatch(pattern, text), text
+    for text in lm.generate(prompt="Describe it.", constraints=[Length(words=5)], n=3, seed=2, steps=12):
+        assert len(text.split()) == 5, text
+    template = Template("Name: {3}, rated {r}.", slots={"r": Slot(1, regex="[1-5]")})
+    for text in lm.fill(template, n=2, prompt="Fill in:", seed=3):
+        assert re.fullmatch(r"Name: .*, rated [1-5]\.", text, flags=re.S), text
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_batch_of_different_prompts(models, family):
+    lm = models[family]
+    prompts = ["short", "a much longer prompt about a restaurant near the river with cheap food"]
+    texts = lm.generate(prompt=prompts, constraints=[Regex(r"(yes|no)")], n=2, seed=0)
+    assert len(texts) == 4 and all(t in ("yes", "no") for t in texts)
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "llada"])
+def test_padded_rows_score_as_if_alone(models, family):
+    """Right padding with an attention mask: a row's log-probabilities in a batch of prompts of different
+    lengths equal those computed for it alone."""
+    lm = models[family]
+    short = lm._prefixes("hi")[0]
+    long = lm._prefixes("a longer prompt than the first one by far")[0]
+    canvas = torch.full((2, 6), lm.mask_token_id)
+    canvas[:, 2] = lm.tokenizer("x", add_special_tokens=False)["input_ids"][0]
+    both = lm._canvas_denoiser([short, long], None, 1.0)(canvas)
+    alone = lm._canvas_denoiser([short], None, 1.0)(canvas[:1])
+    finite = torch.isfinite(alone[0])
+    assert torch.equal(finite, torch.isfinite(both[0]))
+    assert torch.allclose(both[0][finite], alone[0][finite], atol=1e-4)
+
+
+def test_chat_messages_use_the_chat_template(models):
+    lm = models["llada"]
+    messages = [{"role": "user", "content": "Is the river near? Answer yes or no."}]
+    texts = lm.generate(prompt=messages, constraints=[Regex(r"(yes|no)")], n=2, seed=0, echo=True)
+    rendered = lm.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    assert all(t.startswith(rendered) and t[len(rendered) :] in ("yes", "no") for t in texts)
+
+
+def test_prompt_too_long_names_both_lengths(models):
+    lm = models["bert"]
+    prompt = " ".join(["word"] * (lm.denoiser.max_length + 5))
+    with pytest.raises(PromptTooLongError, match=str(lm.denoiser.max_length)):
+        lm.generate(prompt=prompt, n=1)
+
+
+@pytest.mark.parametrize("family", ["bert", "bert-unigram", "dream"])
+def test_fine_tune_two_steps_with_init_from(zoo, family, tmp_path):
+    data = tmp_path / "pairs.jsonl"
+    rows = [
+        {"input": f"restaurant {i} by the river", "output": json.dumps({"name": f"R{i}", "area": "riverside"})}
+        for i in range(16)
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = ctrlgen.train(
+        ctrlgen.TrainConfig(
+            data=[str(data)],
+            out=str(tmp_path / "run"),
+            init_from=str(zoo[family]),
+            trust_remote_code=True,
+            prompt_column="input",
+            data_column="output",
+            max_steps=2,
+            batch_size=4,
+            canvas_length=48,
+            val_every=100,
+            accelerator="cpu",
+            progress=False,
+        )
+    )
+    summary = json.loads((out / "training.json").read_text())["latest"]
+    assert summary["global_step"] == 2
+    tuned = ctrlgen.load(out, trust_remote_code=True)
+    assert type(tuned.denoiser) is type(ctrlgen.load(zoo[family], trust_remote_code=True).denoiser)
+    texts = tuned.generate(prompt="restaurant 3 by the river", constraints=[JsonSchema(SCHEMA)], n=1, seed=0)
+    jsonschema.validate(json.loads(texts[0]), SCHEMA)
