@@ -31,6 +31,9 @@ class Style(Constraint):
     top_k:
         0: first-order guidance (one gradient per step scores every token). k > 0: exact re-scoring of the
         k most likely tokens at each masked position by the classifier (slower; for small budgets).
+    start, stop:
+        The share of the reverse process during which the guidance acts (0 = first step, 1 = last): early
+        steps decide the content, late ones the wording.
     """
 
     composable: ClassVar[bool] = False
@@ -39,8 +42,16 @@ class Style(Constraint):
     target: str | int
     scale: float = 1.0
     top_k: int = 0
+    start: float = 0.0
+    stop: float = 1.0
 
     def __post_init__(self) -> None:
+        for name in ("start", "stop"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise InvalidStyleError(f"Style {name} must be a number in [0, 1], got {value!r}")
+        if self.start > self.stop:
+            raise InvalidStyleError(f"Style start ({self.start}) must not come after stop ({self.stop})")
         if not isinstance(self.scale, (int, float)) or not math.isfinite(self.scale) or self.scale < 0:
             raise InvalidStyleError(f"Style scale must be a finite number >= 0, got {self.scale!r}")
         if not isinstance(self.top_k, int) or self.top_k < 0:

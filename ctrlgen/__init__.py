@@ -15,20 +15,31 @@ from .constraints import (
     UnsupportedSchemaError,
 )
 from .data import TextDataModule, TextSource
+from .denoisers import (
+    Denoiser,
+    DreamDenoiser,
+    LLaDADenoiser,
+    MaskedLMDenoiser,
+    NativeDenoiser,
+    load_denoiser,
+    register_denoiser,
+)
 from .errors import (
     CtrlgenError,
     DataError,
     InvalidArgumentError,
     ModelNotFoundError,
+    PromptTooLongError,
     TokenizerMismatchError,
     UnknownSamplerError,
+    UnsupportedModelError,
 )
 from .guidance.classifier import StyleClassifier
 from .lightning_module import DenoiserLightningModule
 from .masking import MaskingProcess
 from .model import DenoiserModel
 from .pipeline import DiffusionLM, load
-from .sampling import AncestralSampler, ConfidenceSampler, Sampler, SemiAutoregressiveSampler
+from .sampling import AncestralSampler, ConfidenceSampler, RemaskingSampler, Sampler, SemiAutoregressiveSampler
 from .schedules import CosineSchedule, LogLinearSchedule, NoiseSchedule
 from .tokenizer import train_tokenizer
 from .training import TrainConfig, train
@@ -59,6 +70,16 @@ __all__ = [
     "AncestralSampler",
     "ConfidenceSampler",
     "SemiAutoregressiveSampler",
+    "RemaskingSampler",
+    "Denoiser",
+    "NativeDenoiser",
+    "MaskedLMDenoiser",
+    "LLaDADenoiser",
+    "DreamDenoiser",
+    "load_denoiser",
+    "register_denoiser",
+    "PromptTooLongError",
+    "UnsupportedModelError",
     "TextDataModule",
     "TextSource",
     "TrainConfig",

@@ -42,7 +42,9 @@ def _add_generate(sub) -> None:
 
 def _add_model_args(p) -> None:
     p.add_argument(
-        "--model", default=None, help="ctrlgen model, Hugging Face masked LM, LLaDA/Dream-style checkpoint (dir or hub id)"
+        "--model",
+        default=None,
+        help="ctrlgen model, Hugging Face masked LM, LLaDA/Dream-style checkpoint (dir or hub id)",
     )
     p.add_argument(
         "--trust-remote-code", action="store_true", help="let a LLaDA/Dream-style checkpoint's own model code run"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .constraints import Constraint, Intersection, Slot, Template, UnsatisfiableConstraintError
-from .guidance.compile import compile_constraint
+from .guidance.compile import compile_constraint, slot_automaton
 from .guidance.guide import ConstraintGuide, Span
 from .guidance.vocabulary import TokenVocabulary, token_vocabulary
 
@@ -46,8 +46,8 @@ def canvas_length_for(shortest: int, max_canvas: int) -> int:
 
 
 def _with_leading(slot: Slot, text: str) -> Slot:
-    """``slot`` whose content must start with ``text`` (a literal's trailing space, a vocabulary's forced
-    prefix): tokenizers attach a space to the word after it, so the slot's first token carries it."""
+    """``slot`` whose content must start with ``text`` (a literal's trailing space): tokenizers attach a space
+    to the word after it, so the slot's first token carries it."""
     inner = slot.pattern or r"(?s:.)*"
     return Slot(slot.tokens, regex=f"{re.escape(text)}(?:{inner})")
 
@@ -57,9 +57,6 @@ def _template_plan(template: Template, vocab: TokenVocabulary, max_canvas: int, 
     spans: list[Span] = []
     pos = 0
     parts = list(template.parts)
-    prefix = vocab.prefix.decode("utf-8")
-    if prefix and isinstance(parts[0], Slot):
-        parts[0] = _with_leading(parts[0], prefix)  # the response's bytes start with the forced prefix
     for k, part in enumerate(parts):
         if isinstance(part, str):
             if part.endswith(" ") and k + 1 < len(parts) and isinstance(parts[k + 1], Slot):
@@ -77,8 +74,9 @@ def _template_plan(template: Template, vocab: TokenVocabulary, max_canvas: int, 
                 fixed[pos] = tok
                 pos += 1
         else:
-            compiled = compile_constraint(part, vocab)
-            spans.append(Span(pos, pos + part.tokens, compiled.automaton, name=f"slot at token {pos}"))
+            # a slot that opens the canvas reads the vocabulary's forced prefix and first-position rules
+            automaton = slot_automaton(part, vocab, at_start=pos == 0)
+            spans.append(Span(pos, pos + part.tokens, automaton, name=f"slot at token {pos}"))
             pos += part.tokens
     if pos > max_canvas:
         raise UnsatisfiableConstraintError(

@@ -441,7 +441,7 @@ class DiffusionLM:
         rows = n * best_of
         canvas = torch.full((rows, length), self.mask_token_id, dtype=torch.long)
         canvas[:, : len(source)] = source
-        spans = word_spans([self.vocabulary.decode([i]) for i in source.tolist()])
+        spans = word_spans([self.vocabulary.decode([i], at_start=False) for i in source.tolist()])
         if salient and styles:
             scores = self.saliency(source, styles[0], spans)
             for row in range(rows):

@@ -46,4 +46,4 @@ def style_guide(style: Style, tokenizer) -> StyleGuide:
         target = classifier.label_index(style.target)
     except ValueError as e:
         raise InvalidStyleError(str(e)) from None
-    return StyleGuide(classifier, target, style.scale, style.top_k)
+    return StyleGuide(classifier, target, style.scale, style.top_k, style.start, style.stop)

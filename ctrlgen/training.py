@@ -168,26 +168,6 @@ def _load_base(path: str, trust_remote_code: bool) -> Denoiser:
         raise ModelNotFoundError(f"init_from: {e}") from None
 
 
-def _init_weights_from(model: DenoiserModel, base: DenoiserModel) -> None:
-    """Copy ``base``'s weights into ``model`` so that the fine-tuned model begins as the base model whatever
-    the label: rows of labels both know are copied, new labels start as the base's "no label" row (or at zero
-    when the base had no label embedding, which adds nothing)."""
-    state = {k: v for k, v in base.state_dict().items() if not k.startswith("label_embed.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("label_embed.") for k in missing):
-        raise InvalidArgumentError(f"init_from: weights do not fit (missing {missing}, unexpected {unexpected})")
-    if model.label_embed is None:
-        return
-    with torch.no_grad():
-        if base.label_embed is None:
-            model.label_embed.weight.zero_()
-            return
-        old_names = list(base.config.label_names)
-        null = len(old_names)  # the "no label" row, last in both
-        rows = [old_names.index(name) if name in old_names else null for name in model.config.label_names]
-        model.label_embed.weight.copy_(base.label_embed.weight[[*rows, null]])
-
-
 def _build_denoiser(cfg: TrainConfig, out: Path, train_texts: list[str], label_names: list[str]) -> Denoiser:
     """The model to train: a fresh ctrlgen denoiser with a tokenizer trained on the data, or (``init_from``)
     a loaded one of any family."""
@@ -198,16 +178,8 @@ def _build_denoiser(cfg: TrainConfig, out: Path, train_texts: list[str], label_n
                 f"canvas_length {cfg.canvas_length} exceeds the base model's longest sequence "
                 f"({base.max_length}) of init_from {cfg.init_from!r}"
             )
-        if not isinstance(base, NativeDenoiser):
-            if label_names:
-                raise InvalidArgumentError(
-                    f"labels (classifier-free guidance) need a ctrlgen model; {base.family} has no label embedding"
-                )
-            return base  # "a masked LM is a diffusion LM after fine-tuning": trained as it is
-        fields = base.model.config.to_dict() | {"label_names": label_names, "dropout": cfg.dropout}
-        model = DenoiserModel(DenoiserConfig(**fields))
-        _init_weights_from(model, base.model)
-        return NativeDenoiser(model, base.tokenizer)
+        # "a masked LM is a diffusion LM after fine-tuning": every family trains through the same seam
+        return base.for_fine_tuning(label_names, cfg.dropout)
     tokenizer = _load_or_train_tokenizer(cfg, out, train_texts)
     model_cfg = DenoiserConfig(
         vocab_size=len(tokenizer),

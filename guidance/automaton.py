@@ -178,14 +178,27 @@ def _split_start(
     return transitions, fresh, finals | ({fresh} if initial in finals else set())
 
 
-def _reachable(transitions: dict[int, dict[int, int]], initial: int, drop: set[int]) -> set[int]:
+def _useful(transitions: dict[int, dict[int, int]], initial: int, finals: set[int], drop: set[int]) -> set[int]:
+    """States reachable from ``initial`` that can still reach a final state (``initial`` always kept)."""
     seen, stack = {initial}, [initial]
+    back: dict[int, set[int]] = {}
     while stack:
-        for t, d in transitions.get(stack.pop(), {}).items():
-            if d not in seen and t not in drop:
+        q = stack.pop()
+        for t, d in transitions.get(q, {}).items():
+            if t in drop:
+                continue
+            back.setdefault(d, set()).add(q)
+            if d not in seen:
                 seen.add(d)
                 stack.append(d)
-    return seen
+    alive = {f for f in finals if f in seen}
+    stack = list(alive)
+    while stack:
+        for q in back.get(stack.pop(), ()):
+            if q not in alive:
+                alive.add(q)
+                stack.append(q)
+    return alive | {initial}
 
 
 def from_transitions(
@@ -200,16 +213,16 @@ def from_transitions(
 ) -> TokenAutomaton:
     """Build a :class:`TokenAutomaton` from sparse transitions (outlines-core's ``Index.get_transitions()``).
 
-    States are renumbered contiguously (reachable ones only); every end token (one id, or a tuple: end
-    first, then pad) is re-routed from every final state to a fresh absorbing end state; tokens in
-    ``forbidden`` (the mask token) are dropped, and tokens in ``not_first`` are dropped from the first
-    position only (tokens the decoder writes differently at the start of the text).
+    States are renumbered contiguously (only those on a path from the start to a final state); every end
+    token (one id, or a tuple: end first, then pad) is re-routed from every final state to a fresh absorbing
+    end state; tokens in ``forbidden`` (the mask token) are dropped, and tokens in ``not_first`` are dropped
+    from the first position only (tokens the decoder writes differently at the start of the text).
     """
     ends = _end_tuple(end_tokens)
     drop = set(forbidden) | set(ends)
     transitions, initial, finals = _split_start(transitions, initial, set(finals), frozenset(not_first))
-    reachable = _reachable(transitions, initial, drop)
-    order = [initial] + sorted(reachable - {initial})
+    useful = _useful(transitions, initial, finals, drop)
+    order = [initial] + sorted(useful - {initial})
     if len(order) + 1 > state_budget:
         raise ConstraintTooLargeError(f"automaton has {len(order)} states, over the budget of {state_budget}")
     index = {s: i for i, s in enumerate(order)}
@@ -218,7 +231,7 @@ def from_transitions(
     for s in order:
         i = index[s]
         for t, d in transitions.get(s, {}).items():
-            if t not in drop:
+            if t not in drop and d in index:
                 src.append(i)
                 tok.append(t)
                 dst.append(index[d])

@@ -147,18 +147,22 @@ def _regex_transitions(full: str, pattern: str, vocab: TokenVocabulary, at_start
     from outlines_core import Index
 
     sentinel, sentinel_id, prefix_id, probe = vocab.probe
+    regex = f"(?:{full}){_literal(sentinel.encode())}"
     try:
-        index = Index(f"(?:{full}){_literal(sentinel.encode())}", probe)
+        index = Index(regex, probe)
     except Exception as e:  # outlines-core reports bad patterns with its own exception types
-        raise ConstraintError(f"cannot compile regex {pattern!r}: {e}") from None
+        try:  # a state the vocabulary cannot leave: retry with every byte available (pruned afterwards)
+            index = Index(regex, vocab.probe_with_bytes)
+        except Exception:
+            raise ConstraintError(f"cannot compile regex {pattern!r}: {e}") from None
     matched, transitions, initial = index.get_final_states(), index.get_transitions(), index.get_initial_state()
 
     def complete(state: int | None) -> bool:
         return state is not None and transitions.get(state, {}).get(sentinel_id) in matched
 
     finals = {q for q in transitions if complete(q)}
-    probes = {sentinel_id, prefix_id}
-    kept = {q: {t: d for t, d in moves.items() if t not in probes} for q, moves in transitions.items()}
+    real = len(vocab)  # every id from here on is a probe token
+    kept = {q: {t: d for t, d in moves.items() if t < real} for q, moves in transitions.items()}
     if at_start and prefix_id is not None and complete(transitions.get(initial, {}).get(prefix_id)):
         if any(d == initial for moves in kept.values() for d in moves.values()):
             # text that leads back to the initial state is not complete: accept the empty text on a copy

@@ -37,8 +37,17 @@ def target_log_prob_gradient(
 class StyleGuide(Guide):
     """Adds ``scale`` times the classifier's estimated change of ``log p(target)`` to the log-probabilities."""
 
-    def __init__(self, classifier: StyleClassifier, target: int, scale: float, top_k: int = 0) -> None:
+    def __init__(
+        self,
+        classifier: StyleClassifier,
+        target: int,
+        scale: float,
+        top_k: int = 0,
+        start: float = 0.0,
+        stop: float = 1.0,
+    ) -> None:
         self.classifier, self.target, self.scale, self.top_k = classifier, target, float(scale), top_k
+        self.start, self.stop = start, stop
         self.trace: list[torch.Tensor] = []  #: p(target | canvas) per step, (B,) each: what a notebook plots
 
     def prepare(self, tokens: torch.Tensor, masked: torch.Tensor) -> None:

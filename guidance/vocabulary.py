@@ -171,9 +171,14 @@ class TokenVocabulary:
         seqs = {p.encode() for p, c, fc in self.rules.run_steps if p and (c != p or fc != p)}
         return tuple(sorted(seqs))
 
-    def decode(self, ids: Sequence[int]) -> str:
+    def decode(self, ids: Sequence[int], at_start: bool = True) -> str:
         """The text of a canvas: cut at the first end token, special tokens skipped, as the tokenizer's own
-        ``decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)`` writes it."""
+        ``decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)`` writes it.
+
+        With ``at_start=False`` the ids are read as a piece from the middle of a text: nothing is dropped
+        (a WordPiece or SentencePiece word keeps its leading space), the inverse of
+        ``encode_exact(text, at_start=False)``.
+        """
         ends = set(self.end_ids)
         content: list[int] = []
         for raw in ids:
@@ -184,7 +189,7 @@ class TokenVocabulary:
                 raise ValueError(f"token id {i} is outside the vocabulary of {len(self.token_bytes)}")
             if self.token_bytes[i] is not None:
                 content.append(i)
-        return self._render(content, first=True).decode("utf-8", errors="replace")
+        return self._render(content, first=at_start).decode("utf-8", errors="replace")
 
     def encode_exact(self, text: str, at_start: bool = False) -> list[int] | None:
         """Token ids whose bytes spell ``text`` exactly, None when no token sequence can.
@@ -338,6 +343,25 @@ class TokenVocabulary:
         if self.prefix:
             mapping.setdefault(self.prefix, []).append(size + 1)
         return sentinel, size, size + 1 if self.prefix else None, Vocabulary(self.end_id, mapping)
+
+    @cached_property
+    def probe_with_bytes(self) -> Any:
+        """:attr:`probe`'s outlines vocabulary plus a token for every single byte (ids ``len(self) + 2 + b``).
+
+        outlines-core refuses a regex when some state it reaches has no token to go on with (half of a
+        character whose other bytes no token spells); with every byte available no state is stuck, and the
+        states that only the extra tokens could leave are pruned afterwards.
+        """
+        from outlines_core import Vocabulary
+
+        sentinel, size, prefix_id, _ = self.probe
+        mapping = self._outlines_map()
+        mapping.setdefault(sentinel.encode(), []).append(size)
+        if prefix_id is not None:
+            mapping.setdefault(self.prefix, []).append(prefix_id)
+        for b in range(256):
+            mapping.setdefault(bytes([b]), []).append(size + 2 + b)
+        return Vocabulary(self.end_id, mapping)
 
 
 def _fingerprint(

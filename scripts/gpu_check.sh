@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One prepared run on a lent GPU machine (see README "GPU"): versions, the GPU tests, a training run of the
-# default configuration on CUDA with bf16, sampling speed on CUDA. Needs runs/default-corpus.jsonl carried.
+# One prepared run on a lent GPU machine (see README "GPU"): versions, the GPU tests (every adapter family:
+# fine-tuning steps and prompted constrained generation on CUDA), a training run of the default configuration
+# on CUDA with bf16, sampling speed on CUDA. Needs runs/default-corpus.jsonl carried.
 set -uo pipefail
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"

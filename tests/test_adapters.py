@@ -11,9 +11,11 @@ import re
 import jsonschema
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ctrlgen
-from ctrlgen import JsonSchema, Length, Regex, Slot, Template
+from ctrlgen import JsonSchema, Length, Regex, Slot, Template, UnsatisfiableConstraintError
 from ctrlgen.denoisers import DreamDenoiser, LLaDADenoiser, MaskedLMDenoiser, NativeDenoiser
 from ctrlgen.errors import PromptTooLongError, UnsupportedModelError
 
@@ -171,3 +173,26 @@ def test_fine_tune_two_steps_with_init_from(zoo, family, tmp_path):
     assert type(tuned.denoiser) is type(ctrlgen.load(zoo[family], trust_remote_code=True).denoiser)
     texts = tuned.generate(prompt="restaurant 3 by the river", constraints=[JsonSchema(SCHEMA)], n=1, seed=0)
     jsonschema.validate(json.loads(texts[0]), SCHEMA)
+
+
+_ATOMS = st.sampled_from(["[a-z]{1,4}", "[0-9]{2}", "(yes|no)", "[A-Z][a-z]+", "\\.", ", ", " ", "\\{\"a\": [0-9]\\}"])
+
+
+@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    family=st.sampled_from(FAMILIES),
+    atoms=st.lists(_ATOMS, min_size=1, max_size=4),
+    sampler=st.sampled_from(["ancestral", "confidence", "remdm"]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_family_any_regex_output_matches(models, family, atoms, sampler, seed):
+    """Property: on every tokenizer family, whatever the regex and sampler, an output either fully matches or
+    the request is refused with a typed error before sampling (a vocabulary that cannot spell it)."""
+    lm = models[family]
+    pattern = "".join(atoms)
+    try:
+        texts = lm.generate(prompt="Answer:", constraints=[Regex(pattern)], n=2, seed=seed, sampler=sampler, steps=8)
+    except UnsatisfiableConstraintError:
+        return
+    for text in texts:
+        assert re.fullmatch(pattern, text), (family, pattern, text)

@@ -75,6 +75,22 @@ def test_scale_zero_reproduces_unguided_sampling(tiny_lm, price_classifier):
     assert tiny_lm.generate(constraints=[Style(price_classifier, "cheap", scale=0.0)], **kw) == tiny_lm.generate(**kw)
 
 
+def test_style_window_bounds_when_guidance_acts(tiny_lm, price_classifier):
+    """A window that holds no step leaves sampling unguided; one that holds the steps guides, and generate
+    reports the classifier's trace over the steps it acted on."""
+    kw = dict(n=6, length=20, seed=5, sampler="confidence", steps=10)
+    plain = tiny_lm.generate(**kw)
+    never = Style(price_classifier, "expensive", scale=8.0, start=1.0, stop=1.0)  # step / steps < 1 always
+    assert tiny_lm.generate(constraints=[never], **kw) == plain
+    assert tiny_lm.last_report.style_trace == []
+    early = Style(price_classifier, "expensive", scale=8.0, start=0.0, stop=0.5)
+    assert tiny_lm.generate(constraints=[early], **kw) != plain
+    trace = tiny_lm.last_report.style_trace
+    assert len(trace) == 6 and all(t.shape == (6,) for t in trace)  # steps 0..5 of 10: 0 <= step/10 <= 0.5
+    with pytest.raises(InvalidStyleError):
+        Style(price_classifier, "cheap", start=0.6, stop=0.2)
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.sampled_from([r"[a-z ]+", r"(the|a) [a-z]+ [a-z ]*\.", r"[a-z]+( [a-z]+)*"]),

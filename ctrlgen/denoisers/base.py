@@ -108,6 +108,14 @@ class Denoiser(nn.Module):
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
 
-    def to_training(self) -> Denoiser:
-        """The model to fine-tune: by default this one, trained in place."""
+    def for_fine_tuning(self, label_names: list[str], dropout: float) -> Denoiser:
+        """The model to fine-tune from this one (``ctrlgen train --init-from``): by default this very model,
+        trained in place. ``label_names`` asks for a class-conditional model (classifier-free guidance),
+        which only a model with a label embedding can become."""
+        if label_names:
+            from ..errors import InvalidArgumentError
+
+            raise InvalidArgumentError(
+                f"labels (classifier-free guidance) need a ctrlgen model; {self.family} has no label embedding"
+            )
         return self

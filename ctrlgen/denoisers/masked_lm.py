@@ -54,7 +54,8 @@ class MaskedLMDenoiser(Denoiser):
         if vocab is not None and len(tokenizer) > vocab:
             raise TokenizerMismatchError(f"tokenizer has {len(tokenizer)} tokens, the model's output layer {vocab}")
         self._mask, self._end = int(mask), end
-        self._pad = _first_id(tokenizer, "pad_token_id") or end
+        pad = _first_id(tokenizer, "pad_token_id")
+        self._pad = end if pad is None else pad
         self._start = _first_id(tokenizer, "cls_token_id", "bos_token_id")
 
     @classmethod

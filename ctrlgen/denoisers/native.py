@@ -8,7 +8,7 @@ import torch
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from ..config import DenoiserConfig
-from ..errors import ModelNotFoundError, TokenizerMismatchError
+from ..errors import InvalidArgumentError, ModelNotFoundError, TokenizerMismatchError
 from ..guidance._hf import quiet_progress
 from ..guidance.vocabulary import tokenizer_fingerprint
 from ..model import DenoiserModel
@@ -84,6 +84,28 @@ class NativeDenoiser(Denoiser):
 
     def uses_chat_template(self) -> bool:
         return False
+
+    def for_fine_tuning(self, label_names: list[str], dropout: float) -> NativeDenoiser:
+        """A copy that begins as this model whatever the label: rows of labels both know are copied, new
+        labels start as this model's "no label" row (or at zero when it had no label embedding, which adds
+        nothing), so fine-tuning starts from this model's predictions."""
+        fields = self.model.config.to_dict() | {"label_names": list(label_names), "dropout": dropout}
+        model = DenoiserModel(DenoiserConfig(**fields))
+        base = self.model
+        state = {k: v for k, v in base.state_dict().items() if not k.startswith("label_embed.")}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("label_embed.") for k in missing):
+            raise InvalidArgumentError(f"init_from: weights do not fit (missing {missing}, unexpected {unexpected})")
+        if model.label_embed is not None:
+            with torch.no_grad():
+                if base.label_embed is None:
+                    model.label_embed.weight.zero_()
+                else:
+                    old_names = list(base.config.label_names)
+                    null = len(old_names)  # the "no label" row, last in both
+                    rows = [old_names.index(n) if n in old_names else null for n in model.config.label_names]
+                    model.label_embed.weight.copy_(base.label_embed.weight[[*rows, null]])
+        return NativeDenoiser(model, self.tokenizer)
 
     def forward(
         self,
