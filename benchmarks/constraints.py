@@ -172,7 +172,7 @@ def coverage(lm, per_category: int, generate_per_category: int, timeout: float =
 def overhead(lm, schema: dict, steps: int = 32) -> dict:
     from ctrlgen.constrained import plan_constraints
 
-    plan = plan_constraints([JsonSchema(schema)], lm.tokenizer, 128, lm.model.config.max_canvas)
+    plan = plan_constraints([JsonSchema(schema)], lm.vocabulary, 128, lm.denoiser.max_length)
     guide = plan.guide
     timings = {"guide": 0.0, "forward": 0.0}
 

@@ -111,7 +111,7 @@ def main() -> None:
         sources = held_out_negatives(args.skip + args.sentences)[args.skip :]
     src_emb = minilm.encode(sources, convert_to_tensor=True, normalize_embeddings=True)
     rows = []
-    conditional = "positive" in lm.model.config.label_names
+    conditional = "positive" in lm.denoiser.label_names
     for strength in args.strengths:
         for name, kwargs in procedures(args, conditional):
             start = time.perf_counter()

@@ -196,3 +196,47 @@ def test_any_family_any_regex_output_matches(models, family, atoms, sampler, see
         return
     for text in texts:
         assert re.fullmatch(pattern, text), (family, pattern, text)
+
+
+_OTHER_FAMILIES = {
+    "distilbert": ("wordpiece", dict(dim=32, n_layers=1, n_heads=2, hidden_dim=64)),
+    "electra": ("wordpiece", dict(embedding_size=32)),
+    "albert": ("unigram", dict(embedding_size=16)),
+    "xlm-roberta": ("unigram", {}),
+    "deberta-v2": ("unigram", {}),
+    "deberta": ("bpe", {}),
+}
+
+
+@pytest.fixture(scope="session")
+def zoo_tokenizers():
+    from ctrlgen import tiny_models
+
+    texts = tiny_models.corpus_texts(600)
+    return {
+        "wordpiece": tiny_models.train_wordpiece_tokenizer(texts, 700),
+        "unigram": tiny_models.train_unigram_tokenizer(texts, 700),
+        "bpe": tiny_models.train_bytelevel_bpe_tokenizer(texts, 700),
+    }
+
+
+@pytest.mark.parametrize("model_type", sorted(_OTHER_FAMILIES))
+def test_other_masked_lm_families_plug_in(zoo_tokenizers, model_type, tmp_path):
+    """Masked LMs the zoo does not build, from their transformers configs: the registry takes any
+    AutoModelForMaskedLM, and constraints stay exact on its tokenizer."""
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    kind, extra = _OTHER_FAMILIES[model_type]
+    tok = zoo_tokenizers[kind]
+    small = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    small |= dict(max_position_embeddings=260, vocab_size=len(tok), pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = AutoModelForMaskedLM.from_config(AutoConfig.for_model(model_type, **(small | extra)))
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    lm = ctrlgen.load(tmp_path)
+    assert isinstance(lm.denoiser, MaskedLMDenoiser)
+    for text in lm.generate(prompt=PROMPT, constraints=[JsonSchema(SCHEMA)], n=2, seed=0, steps=12):
+        jsonschema.validate(json.loads(text), SCHEMA)
+    for text in lm.fill("The {3} is near {2}.", n=2, seed=0):
+        assert re.fullmatch(r"The .+ is near .+\.", text, flags=re.S), text

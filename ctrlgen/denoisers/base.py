@@ -105,7 +105,10 @@ class Denoiser(nn.Module):
     # -- persistence --------------------------------------------------------------------------------------
     def save_pretrained(self, path: str | Path) -> None:
         """Write the network and the tokenizer so that :func:`ctrlgen.load` reads them back."""
-        self.model.save_pretrained(path)
+        from ..guidance._hf import quiet_progress
+
+        with quiet_progress():
+            self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
 
     def for_fine_tuning(self, label_names: list[str], dropout: float) -> Denoiser:
