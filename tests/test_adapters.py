@@ -175,7 +175,7 @@ def test_fine_tune_two_steps_with_init_from(zoo, family, tmp_path):
     jsonschema.validate(json.loads(texts[0]), SCHEMA)
 
 
-_ATOMS = st.sampled_from(["[a-z]{1,4}", "[0-9]{2}", "(yes|no)", "[A-Z][a-z]+", "\\.", ", ", " ", "\\{\"a\": [0-9]\\}"])
+_ATOMS = st.sampled_from(["[a-z]{1,4}", "[0-9]{2}", "(yes|no)", "[A-Z][a-z]+", "\\.", ", ", " ", '\\{"a": [0-9]\\}'])
 
 
 @settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

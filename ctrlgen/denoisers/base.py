@@ -32,21 +32,27 @@ class Denoiser(nn.Module):
     #: Name of the noise schedule the model was trained with; samplers space their steps by it.
     schedule_name: str = "loglinear"
 
+    #: (mask, end, pad) ids of an adapter that reads them once when it loads (see :meth:`_set_special_ids`)
+    _special_ids: tuple[int, int, int] | None = None
+
+    def _set_special_ids(self, mask: int, end: int, pad: int | None) -> None:
+        self._special_ids = (int(mask), int(end), int(end if pad is None else pad))
+
     # -- what callers read --------------------------------------------------------------------------------
     @property
     def mask_token_id(self) -> int:
         """The absorbing state of the masking process (every adapter here is a masked-diffusion model)."""
-        raise NotImplementedError
+        return self._special_ids[0]
 
     @property
     def end_token_id(self) -> int:
         """The token that ends a text."""
-        raise NotImplementedError
+        return self._special_ids[1]
 
     @property
     def pad_token_id(self) -> int:
         """The token that fills the canvas after the end (the end token itself where the model has no pad)."""
-        return self.end_token_id
+        return self._special_ids[2]
 
     @property
     def max_length(self) -> int:

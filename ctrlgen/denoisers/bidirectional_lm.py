@@ -46,8 +46,7 @@ class LLaDADenoiser(Denoiser):
                 f"found mask={mask}, eos={end}"
             )
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else getattr(config, "pad_token_id", None)
-        self._mask, self._end = int(mask), int(end)
-        self._pad = int(pad) if pad is not None and pad != mask else self._end
+        self._set_special_ids(mask, end, pad if pad is not None and pad != mask else None)
         self._bos = tokenizer.bos_token_id
 
     @classmethod
@@ -61,18 +60,6 @@ class LLaDADenoiser(Denoiser):
         except (OSError, ValueError, TypeError, ImportError) as e:
             raise ModelNotFoundError(f"could not load a {cls.__name__} model from {path!s}: {e}") from e
         return cls(model, tokenizer)
-
-    @property
-    def mask_token_id(self) -> int:
-        return self._mask
-
-    @property
-    def end_token_id(self) -> int:
-        return self._end
-
-    @property
-    def pad_token_id(self) -> int:
-        return self._pad
 
     @property
     def max_length(self) -> int:
@@ -92,7 +79,7 @@ class LLaDADenoiser(Denoiser):
         if self._bos is not None and (not ids or ids[0] != self._bos):
             ids = [self._bos, *ids]
         if self.shift and not ids:
-            ids = [self._end]  # a shifted model needs a position before the canvas to predict its first token
+            ids = [self.end_token_id]  # a shifted model needs a position before the canvas to predict its first token
         return ids
 
     def forward(

@@ -53,9 +53,7 @@ class MaskedLMDenoiser(Denoiser):
         vocab = model.get_output_embeddings().weight.shape[0] if model.get_output_embeddings() is not None else None
         if vocab is not None and len(tokenizer) > vocab:
             raise TokenizerMismatchError(f"tokenizer has {len(tokenizer)} tokens, the model's output layer {vocab}")
-        self._mask, self._end = int(mask), end
-        pad = _first_id(tokenizer, "pad_token_id")
-        self._pad = end if pad is None else pad
+        self._set_special_ids(mask, end, _first_id(tokenizer, "pad_token_id"))
         self._start = _first_id(tokenizer, "cls_token_id", "bos_token_id")
 
     @classmethod
@@ -71,18 +69,6 @@ class MaskedLMDenoiser(Denoiser):
         return cls(model, tokenizer)
 
     @property
-    def mask_token_id(self) -> int:
-        return self._mask
-
-    @property
-    def end_token_id(self) -> int:
-        return self._end
-
-    @property
-    def pad_token_id(self) -> int:
-        return self._pad
-
-    @property
     def max_length(self) -> int:
         # Absolute-position models (RoBERTa) spend two rows of their table on the padding offset: stay below.
         return int(getattr(self.model.config, "max_position_embeddings", 512)) - 2
@@ -93,7 +79,7 @@ class MaskedLMDenoiser(Denoiser):
 
     def prefix_ids(self, prompt_ids: list[int] | None) -> list[int]:
         start = [] if self._start is None else [self._start]
-        return [*start, *prompt_ids, self._end] if prompt_ids else start
+        return [*start, *prompt_ids, self.end_token_id] if prompt_ids else start
 
     def forward(
         self,

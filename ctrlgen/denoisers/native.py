@@ -68,6 +68,10 @@ class NativeDenoiser(Denoiser):
         return self.model.config.end_token_id
 
     @property
+    def pad_token_id(self) -> int:
+        return self.model.config.end_token_id  # the end token doubles as padding
+
+    @property
     def max_length(self) -> int:
         return self.model.config.max_canvas
 
