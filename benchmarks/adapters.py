@@ -105,6 +105,19 @@ def machine() -> dict:
     }
 
 
+def git_state() -> dict:
+    """The commit measured, and the files that differ from it (the working tree is what runs)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {"commit": git("rev-parse", "HEAD"), "modified": git("status", "--porcelain").splitlines()}
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -510,7 +523,9 @@ def breakdown_shares(parts: dict[str, float], total: float) -> dict[str, float]:
     flat = {
         "schema_to_regex": g("schema_to_regex", 0.0),
         "outlines_core.Index (probe regex)": g("Index", 0.0),
-        "_regex_transitions excl. Index (get_transitions, probe filtering, finals)": g("_regex_transitions", 0.0)
+        "_regex_transitions excl. Index (reading the index's transitions, probe filtering, finals)": g(
+            "_regex_transitions", 0.0
+        )
         - g("Index", 0.0),
         "from_transitions: _split_start": g("_split_start", 0.0),
         "from_transitions: _useful": g("_useful", 0.0),
@@ -529,14 +544,12 @@ def breakdown_shares(parts: dict[str, float], total: float) -> dict[str, float]:
 def vocabulary_setup(path: Path | None) -> dict:
     """One-off cost per model: the token vocabulary read from a fresh tokenizer, and its outlines
     vocabularies (the plain one, and the probe one compiles go through)."""
-    from ctrlgen.guidance.vocabulary import outlines_vocabulary
-    from transformers import AutoTokenizer
+    from ctrlgen.guidance.vocabulary import outlines_vocabulary, token_vocabulary
 
     lm = load(path)
     d = lm.denoiser
-    tokenizer = AutoTokenizer.from_pretrained(path or ctrlgen.pipeline.DEFAULT_MODEL_DIR, trust_remote_code=True)
-    from ctrlgen.guidance.vocabulary import token_vocabulary
-
+    # a fresh tokenizer object of the same class (token_vocabulary caches per tokenizer object)
+    tokenizer = type(d.tokenizer).from_pretrained(path or ctrlgen.pipeline.DEFAULT_MODEL_DIR)
     start = time.perf_counter()
     vocab = token_vocabulary(tokenizer, end_id=d.end_token_id, pad_id=d.pad_token_id, mask_id=d.mask_token_id)
     read = time.perf_counter() - start
@@ -950,7 +963,7 @@ def main() -> None:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ctrlgen-adapters-models-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    result: dict = {"machine": machine(), "settings": settings}
+    result: dict = {"machine": machine(), "git": git_state(), "settings": settings}
     example = json.loads(EXAMPLE.read_text())
 
     # models: the shipped one, and the synthetic-vocabulary masked LMs in each shape
@@ -964,6 +977,7 @@ def main() -> None:
             models[(label, shape)] = out
 
     sections: dict[str, float] = {}
+    section_load = {"overhead": round(os.getloadavg()[0], 2)}
     lap = time.perf_counter()
     sections["build models"] = rnd(lap - started, 1)
     result["overhead"] = []
@@ -1003,6 +1017,7 @@ def main() -> None:
             del lm
 
     sections["overhead"], lap = rnd(time.perf_counter() - lap, 1), time.perf_counter()
+    section_load["compile"] = round(os.getloadavg()[0], 2)
     result["compile"] = {}
     if "compile" not in args.skip and DATA.is_dir():
         lm50 = load(models[("50k byte-level BPE", "default")])
@@ -1042,6 +1057,7 @@ def main() -> None:
         others = []
 
     sections["compile"], lap = rnd(time.perf_counter() - lap, 1), time.perf_counter()
+    section_load["validity"] = round(os.getloadavg()[0], 2)
     result["validity"] = {}
     if "validity" not in args.skip:
         from ctrlgen.tiny_models import build_zoo
@@ -1063,6 +1079,7 @@ def main() -> None:
 
     sections["validity"] = rnd(time.perf_counter() - lap, 1)
     result["section_s"] = sections
+    result["load_average_1min_at_section_start"] = section_load
     targets = {}
     if result["overhead"]:
         targets["overhead ratio <= 0.25 (default shape, every vocabulary)"] = all(

@@ -23,7 +23,7 @@ from .guidance.classifier import StyleClassifier, StyleClassifierConfig, StyleCl
 from .guidance.lexical import WordJudge
 from .guidance.vocabulary import tokenizer_fingerprint
 
-__all__ = ["ClassifierTrainConfig", "read_labelled", "train_classifier", "fit_word_judge", "ClassifierLightningModule"]
+__all__ = ["ClassifierTrainConfig", "read_labelled", "train_classifier", "ClassifierLightningModule"]
 
 
 def read_labelled(spec: str, label_column: str | None = None) -> list[tuple[str, str]]:
@@ -166,18 +166,6 @@ def _fit_judge(pairs, raw_labels, names, train_idx) -> WordJudge:
 def _accuracy(log_proba: torch.Tensor, gold: list[int]) -> float | None:
     """Share of rows whose most likely label is the gold one; None without held-out rows."""
     return (log_proba.argmax(-1) == torch.tensor(gold, dtype=torch.long)).float().mean().item() if gold else None
-
-
-def fit_word_judge(cfg: ClassifierTrainConfig) -> tuple[WordJudge, dict]:
-    """The word judge for the classifier ``cfg`` trains, fitted on the same training split, and its held-out
-    accuracy. It equips a classifier trained before judges existed (``train_classifier`` fits its own)."""
-    pairs, raw_labels, names, train_idx, val_idx = _labelled_split(cfg)
-    judge = _fit_judge(pairs, raw_labels, names, train_idx)
-    texts, gold = [pairs[i][0] for i in val_idx], [raw_labels.index(pairs[i][1]) for i in val_idx]
-    return judge, {
-        "word_judge_words": len(judge.word_counts),
-        "word_judge_held_out_accuracy": _accuracy(judge.log_proba(texts), gold),
-    }
 
 
 def train_classifier(cfg: ClassifierTrainConfig) -> Path:

@@ -68,7 +68,8 @@ def _template_plan(template: Template, vocab: TokenVocabulary, max_canvas: int, 
             if ids is None:
                 raise UnsatisfiableConstraintError(
                     f"the literal text {part!r} of {template.describe()} cannot be written exactly with this "
-                    "model's tokenizer (its vocabulary lacks the characters or the casing)"
+                    "model's tokenizer: its vocabulary lacks a character or the casing, or (WordPiece, "
+                    "SentencePiece) it cannot start a text with a space"
                 )
             for tok in ids:
                 fixed[pos] = tok

@@ -72,11 +72,12 @@ def _read_source(src: TextSource) -> list[str]:
         return [line.strip() for line in f if line.strip()]
 
 
-def _read_records(path: Path, text_field: str | None, label_field: str) -> list[tuple[str, str]]:
-    """``(text, label)`` of every record with text; a record without a label gets ``""``."""
+def _read_records(path: Path, text_field: str | None, label_field: str, role: str = "label") -> list[tuple[str, str]]:
+    """``(text, value of label_field)`` of every record with text; a record without that value gets ``""``.
+    ``role`` names what the second column is for in messages ("label", "prompt")."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
-        raise DataError(f"{path}: labels need a CSV or JSONL file (got {path.suffix or 'no suffix'})")
+        raise DataError(f"{path}: {role}s need a CSV or JSONL file (got {path.suffix or 'no suffix'})")
     if not path.is_file():
         raise DataError(f"training data file not found: {path}")
     records: list[dict] = []
@@ -99,10 +100,12 @@ def _read_records(path: Path, text_field: str | None, label_field: str) -> list[
     if not records:
         raise DataError(f"{path}: no records")
     field = text_field or next((c for c in ("text", "ref") if c in fields), None)
+    if field is None:
+        raise DataError(f"{path}: no text column given and none of the defaults 'text', 'ref'; fields are {fields}")
     if field not in fields:
-        raise DataError(f"{path}: no field {field!r}; fields are {fields}")
+        raise DataError(f"{path}: no text field {field!r}; fields are {fields}")
     if label_field not in fields:
-        raise DataError(f"{path}: no label field {label_field!r}; fields are {fields}")
+        raise DataError(f"{path}: no {role} field {label_field!r}; fields are {fields}")
     pairs = []
     for record in records:
         value = record.get(field)

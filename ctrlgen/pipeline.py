@@ -17,6 +17,7 @@ from .constraints import Constraint, ConstraintError, Length, Style, Template
 from .denoisers import Denoiser, NativeDenoiser, load_denoiser
 from .denoising import CanvasDenoiser
 from .errors import InvalidArgumentError, UnknownSamplerError
+from .guidance.first_token import FirstTokenBan, odd_first_tokens
 from .guidance.guide import BanTokens
 from .guidance.interface import Guide
 from .guidance.style import StyleGuide
@@ -137,6 +138,13 @@ class DiffusionLM:
         """The real bytes of every token, with the model's end, pad and mask ids: what constraints compile to."""
         d = self.denoiser
         return token_vocabulary(d.tokenizer, end_id=d.end_token_id, pad_id=d.pad_token_id, mask_id=d.mask_token_id)
+
+    @cached_property
+    def _first_token_guides(self) -> list[Guide]:
+        """A guide keeping tokens that read oddly at the start of a text out of position 0 (none for
+        byte-level vocabularies)."""
+        odd = odd_first_tokens(self.vocabulary)
+        return [FirstTokenBan(odd)] if odd else []
 
     @cached_property
     def _banned(self) -> torch.Tensor:
@@ -312,7 +320,7 @@ class DiffusionLM:
         length = min(64, room) if length is None else length
         self._canvas_denoiser([], label, cfg_weight)  # bad labels fail before any work
         styles = [style_guide(s, self.tokenizer) for s in soft]
-        all_guides = ([plan.guide] if plan else []) + styles + list(guides)
+        all_guides = ([plan.guide] if plan else []) + self._first_token_guides + styles + list(guides)
         traces: list[list[torch.Tensor]] = []
 
         def run(rows: list[list[int]], batch_seed: int, show: bool) -> list[str]:
@@ -453,7 +461,8 @@ class DiffusionLM:
         else:
             for row in range(rows):
                 canvas[row, pick_words(spans, k, random_order(len(spans), generator))] = self.mask_token_id
-        guides: list[Guide] = [BanTokens([self.end_token_id])] if target is None else []
+        guides: list[Guide] = [BanTokens(list(self.vocabulary.end_ids))] if target is None else []
+        guides += self._first_token_guides
         if hard:
             plan = plan_constraints(hard, self.vocabulary, length, self.denoiser.max_length)
             guides.insert(0, plan.guide)

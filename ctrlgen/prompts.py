@@ -14,14 +14,20 @@ Prompt = str | Sequence[Mapping[str, str]]
 
 
 def _is_messages(value: object) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, str) and all(isinstance(m, Mapping) for m in value)
+    """A non-empty list of chat messages (an empty conversation is no prompt at all)."""
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and bool(value)
+        and all(isinstance(m, Mapping) for m in value)
+    )
 
 
 def normalize_prompts(prompt: Prompt | Sequence[Prompt] | None) -> list[Prompt] | None:
     """``None`` (no prompt), or the list of prompts of a batch: a single prompt becomes a list of one."""
     if prompt is None:
         return None
-    if isinstance(prompt, str) or (_is_messages(prompt) and prompt):
+    if isinstance(prompt, str) or _is_messages(prompt):
         return [prompt]
     if isinstance(prompt, Sequence) and prompt and all(isinstance(p, str) or _is_messages(p) for p in prompt):
         return list(prompt)

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
+from numba import njit
 
 from ..constraints.errors import ConstraintTooLargeError
 
-__all__ = ["TokenAutomaton", "from_transitions", "product", "DEFAULT_STATE_BUDGET"]
+__all__ = ["TokenAutomaton", "TransitionArrays", "from_transitions", "product", "DEFAULT_STATE_BUDGET"]
 
 DEFAULT_STATE_BUDGET = 200_000
 
@@ -113,40 +115,134 @@ class TokenAutomaton:
         return dist
 
 
+@dataclass(frozen=True)
+class TransitionArrays:
+    """Sparse transitions as flat arrays: token ``tok[k]`` leads from state ``src[k]`` to ``dst[k]``.
+
+    States are ``0 .. num_states - 1``; ``dst[k] == -1`` marks a transition into a dead state (dropped).
+    ``rank`` orders the states when they are renumbered (the start always comes first): the source's own
+    state ids, so that the numbering does not depend on the order the transitions were listed in. None:
+    the state ids themselves.
+    """
+
+    src: np.ndarray
+    tok: np.ndarray
+    dst: np.ndarray
+    num_states: int
+    rank: np.ndarray | None = None
+
+    def ranks(self) -> np.ndarray:
+        return np.arange(self.num_states, dtype=np.int64) if self.rank is None else self.rank
+
+    def with_state(self, tok: np.ndarray, dst: np.ndarray) -> tuple[TransitionArrays, int]:
+        """These transitions plus a fresh state, ranked after every other, whose moves are ``tok -> dst``;
+        returns them and the fresh state."""
+        fresh = self.num_states
+        ranks = self.ranks()
+        arrays = TransitionArrays(
+            np.concatenate([self.src, np.full(tok.shape[0], fresh, dtype=self.src.dtype)]),
+            np.concatenate([self.tok, tok.astype(self.tok.dtype)]),
+            np.concatenate([self.dst, dst.astype(self.dst.dtype)]),
+            fresh + 1,
+            np.append(ranks, int(ranks.max()) + 1 if ranks.size else 0),
+        )
+        return arrays, fresh
+
+
+def _dict_arrays(
+    transitions: dict[int, dict[int, int]], initial: int, finals
+) -> tuple[TransitionArrays, int, np.ndarray]:
+    """``transitions`` (``{state: {token: next}}``, any non-negative state ids) as :class:`TransitionArrays`
+    over compact states (in the order of the original ids), with the initial state and the final-state mask."""
+    moves = list(transitions.values())
+    lens = np.fromiter(map(len, moves), dtype=np.int64, count=len(moves))
+    total = int(lens.sum())
+    keys = np.fromiter(transitions.keys(), dtype=np.int64, count=len(moves))
+    tok = np.fromiter(chain.from_iterable(moves), dtype=np.int64, count=total)
+    dst = np.fromiter(chain.from_iterable(m.values() for m in moves), dtype=np.int64, count=total)
+    final_ids = np.fromiter((int(f) for f in finals), dtype=np.int64)
+    raw = np.concatenate([keys, dst, final_ids, np.array([initial], dtype=np.int64)])
+    if raw.size and raw.min() < 0:
+        raise ValueError("state ids must be non-negative")
+    states, inverse = np.unique(raw, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    n_keys, n_dst = keys.shape[0], dst.shape[0]
+    src = np.repeat(inverse[:n_keys].astype(np.int32), lens)
+    dst_c = inverse[n_keys : n_keys + n_dst].astype(np.int32)
+    final = np.zeros(states.shape[0], dtype=bool)
+    final[inverse[n_keys + n_dst : -1]] = True
+    arrays = TransitionArrays(src, tok.astype(np.int32), dst_c, int(states.shape[0]), states)
+    return arrays, int(inverse[-1]), final
+
+
 def _classes_from_triples(
     src: np.ndarray, tok: np.ndarray, dst: np.ndarray, vocab_size: int, num_states: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group tokens with identical transition columns; returns (token_class, table).
 
     Each token's column is hashed (two independent 64-bit hashes of its (state, next) pairs); the result is
-    then verified exactly against the triples, so a hash collision cannot go unnoticed.
+    then verified exactly against the triples, so a hash collision cannot go unnoticed. Classes are numbered
+    in the order of their hashes.
     """
     rng = np.random.default_rng(0)
     r1 = rng.integers(1, 2**62, size=(2, num_states + 1), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        h1 = r1[0][src] * (r1[1][dst] | np.uint64(1))
-        h2 = (r1[1][src] ^ np.uint64(0x9E3779B97F4A7C15)) * (r1[0][dst] | np.uint64(1))
+    sig1, sig2, count = _column_signatures(src, tok, dst, r1[0], r1[1], vocab_size)
+    live = np.flatnonzero(count > 0)
+    token_class = np.full(vocab_size, -1, dtype=np.int32)
+    if live.size:
+        k1, k2, k3 = sig1[live], sig2[live], count[live]
+        order = np.lexsort((k3, k2, k1))  # the rows' lexicographic order, as np.unique(axis=0) sorts them
+        k1, k2, k3 = k1[order], k2[order], k3[order]
+        new = np.empty(live.size, dtype=bool)
+        new[0] = True
+        new[1:] = (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1]) | (k3[1:] != k3[:-1])
+        token_class[live[order]] = np.cumsum(new) - 1
+        num_classes = int(new.sum())
+    else:
+        num_classes = 0
+    table, exact = _fill_table(src, tok, dst, token_class, count, num_states, num_classes)
+    if not exact:
+        raise RuntimeError("token class hash collision")  # pragma: no cover - 2^-128
+    return token_class, table
+
+
+@njit(cache=True)
+def _column_signatures(src, tok, dst, r0, r1, vocab_size):  # pragma: no cover - jit
+    """Per token: two wrapping 64-bit sums over its (state, next) pairs, and the number of pairs."""
     sig1 = np.zeros(vocab_size, dtype=np.uint64)
     sig2 = np.zeros(vocab_size, dtype=np.uint64)
-    np.add.at(sig1, tok, h1)
-    np.add.at(sig2, tok, h2)
-    count = np.bincount(tok, minlength=vocab_size)
-    live = count > 0
-    keys = np.stack([sig1, sig2, count.astype(np.uint64)], axis=1)
-    token_class = np.full(vocab_size, -1, dtype=np.int32)
-    _, inverse = np.unique(keys[live], axis=0, return_inverse=True)
-    token_class[live] = inverse.reshape(-1)
-    num_classes = int(inverse.max()) + 1 if inverse.size else 0
+    count = np.zeros(vocab_size, dtype=np.int64)
+    one = np.uint64(1)
+    mix = np.uint64(0x9E3779B97F4A7C15)
+    for k in range(src.shape[0]):
+        s, t, d = src[k], tok[k], dst[k]
+        sig1[t] += r0[s] * (r1[d] | one)
+        sig2[t] += (r1[s] ^ mix) * (r0[d] | one)
+        count[t] += 1
+    return sig1, sig2, count
+
+
+@njit(cache=True)
+def _fill_table(src, tok, dst, token_class, count, num_states, num_classes):  # pragma: no cover - jit
+    """The ``(states, classes)`` table, and whether it is exact: no two tokens of a class disagree on a state,
+    and every token has as many transitions as its class's column has entries."""
     table = np.full((num_states, num_classes), -1, dtype=np.int32)
-    table[src, token_class[tok]] = dst
-    # exactness check: every triple agrees with its class's column, and every class member has as many
-    # transitions as the column has entries
-    if not np.array_equal(table[src, token_class[tok]], dst):
-        raise RuntimeError("token class hash collision")  # pragma: no cover - 2^-128
-    per_class = (table >= 0).sum(0)
-    if not np.array_equal(per_class[token_class[live]], count[live]):
-        raise RuntimeError("token class hash collision")  # pragma: no cover
-    return token_class, table
+    for k in range(src.shape[0]):
+        c = token_class[tok[k]]
+        cur = table[src[k], c]
+        if cur == -1:
+            table[src[k], c] = dst[k]
+        elif cur != dst[k]:
+            return table, False
+    per_class = np.zeros(num_classes, dtype=np.int64)
+    for q in range(num_states):
+        for c in range(num_classes):
+            if table[q, c] >= 0:
+                per_class[c] += 1
+    for t in range(count.shape[0]):
+        if count[t] > 0 and per_class[token_class[t]] != count[t]:
+            return table, False
+    return table, True
 
 
 def _end_tuple(end_tokens: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
@@ -157,107 +253,180 @@ def _end_tuple(end_tokens: int | tuple[int, ...] | list[int]) -> tuple[int, ...]
 
 
 def _split_start(
-    transitions: dict[int, dict[int, int]], initial: int, finals: set[int], not_first: frozenset[int]
-) -> tuple[dict[int, dict[int, int]], int, set[int]]:
+    arrays: TransitionArrays, initial: int, final: np.ndarray, not_first: frozenset[int]
+) -> tuple[TransitionArrays, int, np.ndarray]:
     """Forbid ``not_first`` tokens in the first position only.
 
     When the initial state can be entered again, it gets a fresh copy as the start, without those tokens,
     so that they stay allowed wherever the original state is re-entered.
     """
-    moves = transitions.get(initial, {})
-    if not not_first or not any(t in not_first for t in moves):
-        return transitions, initial, finals
-    kept = {t: d for t, d in moves.items() if t not in not_first}
-    reentered = any(d == initial for m in transitions.values() for d in m.values())
-    transitions = dict(transitions)
-    if not reentered:
-        transitions[initial] = kept
-        return transitions, initial, finals
-    fresh = max([initial, *transitions, *(d for m in transitions.values() for d in m.values())]) + 1
-    transitions[fresh] = kept
-    return transitions, fresh, finals | ({fresh} if initial in finals else set())
+    if not not_first:
+        return arrays, initial, final
+    row = np.flatnonzero(arrays.src == initial)
+    barred = np.isin(arrays.tok[row], np.fromiter(not_first, dtype=np.int64))
+    if not barred.any():
+        return arrays, initial, final
+    if not (arrays.dst == initial).any():  # never re-entered: the tokens go from the initial state itself
+        dst = arrays.dst.copy()
+        dst[row[barred]] = -1
+        return TransitionArrays(arrays.src, arrays.tok, dst, arrays.num_states, arrays.rank), initial, final
+    kept = row[~barred]
+    arrays, fresh = arrays.with_state(arrays.tok[kept], arrays.dst[kept])
+    return arrays, fresh, np.append(final, final[initial])
 
 
-def _useful(transitions: dict[int, dict[int, int]], initial: int, finals: set[int], drop: set[int]) -> set[int]:
-    """States reachable from ``initial`` that can still reach a final state (``initial`` always kept)."""
-    seen, stack = {initial}, [initial]
-    back: dict[int, set[int]] = {}
-    while stack:
-        q = stack.pop()
-        for t, d in transitions.get(q, {}).items():
-            if t in drop:
-                continue
-            back.setdefault(d, set()).add(q)
-            if d not in seen:
-                seen.add(d)
-                stack.append(d)
-    alive = {f for f in finals if f in seen}
-    stack = list(alive)
-    while stack:
-        for q in back.get(stack.pop(), ()):
-            if q not in alive:
-                alive.add(q)
-                stack.append(q)
-    return alive | {initial}
+def _useful(arrays: TransitionArrays, initial: int, final: np.ndarray, drop: np.ndarray) -> np.ndarray:
+    """Mask of the states reachable from ``initial`` that can still reach a final state (``initial`` always
+    kept), over transitions whose token is not in ``drop`` (a mask over the vocabulary)."""
+    if not 0 <= initial < arrays.num_states or final.shape != (arrays.num_states,):
+        raise ValueError("the initial state or the final-state mask does not fit the transitions")
+    alive, error = _useful_kernel(arrays.src, arrays.tok, arrays.dst, arrays.num_states, initial, final, drop)
+    if error:
+        raise ValueError("transitions name a state or token outside the automaton or the vocabulary")
+    return alive
+
+
+@njit(cache=True)
+def _useful_kernel(src, tok, dst, n, start, final, drop):  # pragma: no cover - jit
+    """Forward BFS from ``start`` and backward BFS from the final states it reaches, over compressed rows
+    (built here by counting sort); returns (alive mask, out-of-range error)."""
+    m = src.shape[0]
+    vocab = drop.shape[0]
+    out_ptr = np.zeros(n + 1, dtype=np.int64)
+    in_ptr = np.zeros(n + 1, dtype=np.int64)
+    for k in range(m):
+        s, t, d = src[k], tok[k], dst[k]
+        if s < 0 or s >= n or t < 0 or t >= vocab or d < -1 or d >= n:
+            return np.zeros(n, dtype=np.bool_), True
+        if d >= 0 and not drop[t]:
+            out_ptr[s + 1] += 1
+            in_ptr[d + 1] += 1
+    for q in range(n):
+        out_ptr[q + 1] += out_ptr[q]
+        in_ptr[q + 1] += in_ptr[q]
+    out_dst = np.empty(out_ptr[n], dtype=np.int32)
+    in_src = np.empty(in_ptr[n], dtype=np.int32)
+    out_fill = out_ptr[:n].copy()
+    in_fill = in_ptr[:n].copy()
+    for k in range(m):
+        s, t, d = src[k], tok[k], dst[k]
+        if d >= 0 and not drop[t]:
+            out_dst[out_fill[s]] = d
+            out_fill[s] += 1
+            in_src[in_fill[d]] = s
+            in_fill[d] += 1
+    seen = np.zeros(n, dtype=np.bool_)
+    stack = np.empty(n, dtype=np.int64)
+    seen[start] = True
+    stack[0] = start
+    top = 1
+    while top:
+        top -= 1
+        q = stack[top]
+        for k in range(out_ptr[q], out_ptr[q + 1]):
+            d = out_dst[k]
+            if not seen[d]:
+                seen[d] = True
+                stack[top] = d
+                top += 1
+    alive = np.zeros(n, dtype=np.bool_)
+    top = 0
+    for q in range(n):
+        if seen[q] and final[q]:
+            alive[q] = True
+            stack[top] = q
+            top += 1
+    while top:
+        top -= 1
+        q = stack[top]
+        for k in range(in_ptr[q], in_ptr[q + 1]):
+            p = in_src[k]
+            if seen[p] and not alive[p]:
+                alive[p] = True
+                stack[top] = p
+                top += 1
+    alive[start] = True
+    return alive, False
+
+
+@njit(cache=True)
+def _renumbered(src, tok, dst, new, drop):  # pragma: no cover - jit
+    """The transitions between kept states (``new[q] >= 0``), renumbered, their token not in ``drop``."""
+    m = src.shape[0]
+    out_src = np.empty(m, dtype=np.int32)
+    out_tok = np.empty(m, dtype=np.int32)
+    out_dst = np.empty(m, dtype=np.int32)
+    i = 0
+    for k in range(m):
+        d = dst[k]
+        if d >= 0 and new[src[k]] >= 0 and new[d] >= 0 and not drop[tok[k]]:
+            out_src[i] = new[src[k]]
+            out_tok[i] = tok[k]
+            out_dst[i] = new[d]
+            i += 1
+    return out_src[:i], out_tok[:i], out_dst[:i]
 
 
 def from_transitions(
-    transitions: dict[int, dict[int, int]],
+    transitions: dict[int, dict[int, int]] | TransitionArrays,
     initial: int,
-    finals: set[int] | list[int],
+    finals: set[int] | list[int] | np.ndarray,
     vocab_size: int,
     end_tokens: int | tuple[int, ...],
     forbidden: tuple[int, ...] = (),
     state_budget: int = DEFAULT_STATE_BUDGET,
     not_first: frozenset[int] | set[int] | tuple[int, ...] = (),
 ) -> TokenAutomaton:
-    """Build a :class:`TokenAutomaton` from sparse transitions (outlines-core's ``Index.get_transitions()``).
+    """Build a :class:`TokenAutomaton` from sparse transitions: ``{state: {token: next}}`` (the form of
+    outlines-core's ``Index.get_transitions()``), or :class:`TransitionArrays` with ``finals`` a boolean mask
+    over its states (or their ids).
 
-    States are renumbered contiguously (only those on a path from the start to a final state); every end
-    token (one id, or a tuple: end first, then pad) is re-routed from every final state to a fresh absorbing
-    end state; tokens in ``forbidden`` (the mask token) are dropped, and tokens in ``not_first`` are dropped
-    from the first position only (tokens the decoder writes differently at the start of the text).
+    States are renumbered contiguously (only those on a path from the start to a final state; the start
+    first, then in the order of the original ids); every end token (one id, or a tuple: end first, then pad)
+    is re-routed from every final state to a fresh absorbing end state; tokens in ``forbidden`` (the mask
+    token) are dropped, and tokens in ``not_first`` are dropped from the first position only (tokens the
+    decoder writes differently at the start of the text).
     """
     ends = _end_tuple(end_tokens)
-    drop = set(forbidden) | set(ends)
-    transitions, initial, finals = _split_start(transitions, initial, set(finals), frozenset(not_first))
-    useful = _useful(transitions, initial, finals, drop)
-    order = [initial] + sorted(useful - {initial})
-    if len(order) + 1 > state_budget:
-        raise ConstraintTooLargeError(f"automaton has {len(order)} states, over the budget of {state_budget}")
-    index = {s: i for i, s in enumerate(order)}
-    end_state = len(order)
-    src, tok, dst = [], [], []
-    for s in order:
-        i = index[s]
-        for t, d in transitions.get(s, {}).items():
-            if t not in drop and d in index:
-                src.append(i)
-                tok.append(t)
-                dst.append(index[d])
-    final_ids = sorted(index[f] for f in finals if f in index)
-    for i in [*final_ids, end_state]:
-        for end in ends:
-            src.append(i)
-            tok.append(end)
-            dst.append(end_state)
-    return _assemble(
-        np.array(src, dtype=np.int64),
-        np.array(tok, dtype=np.int64),
-        np.array(dst, dtype=np.int64),
-        end_state + 1,
-        vocab_size,
-        0,
-        final_ids,
-        end_state,
-        ends,
-    )
+    if isinstance(transitions, TransitionArrays):
+        t = transitions
+        arrays = TransitionArrays(
+            *(a.astype(np.int32, copy=False) for a in (t.src, t.tok, t.dst)), t.num_states, t.rank
+        )
+        final = np.asarray(finals)
+        if final.dtype != np.bool_:
+            mask = np.zeros(arrays.num_states, dtype=bool)
+            mask[final.astype(np.int64)] = True
+            final = mask
+    else:
+        arrays, initial, final = _dict_arrays(transitions, initial, finals)
+    drop = np.zeros(vocab_size, dtype=np.bool_)
+    drop[[*(t for t in forbidden if 0 <= t < vocab_size), *ends]] = True
+    arrays, initial, final = _split_start(arrays, int(initial), final, frozenset(int(t) for t in not_first))
+    useful = _useful(arrays, initial, final, drop)
+    rest = np.flatnonzero(useful)
+    rest = rest[rest != initial]
+    rest = rest[np.argsort(arrays.ranks()[rest], kind="stable")]
+    if rest.size + 2 > state_budget:
+        raise ConstraintTooLargeError(f"automaton has {rest.size + 1} states, over the budget of {state_budget}")
+    new = np.full(arrays.num_states, -1, dtype=np.int32)
+    new[initial] = 0
+    new[rest] = np.arange(1, rest.size + 1)
+    end_state = rest.size + 1
+    src, tok, dst = _renumbered(arrays.src, arrays.tok, arrays.dst, new, drop)
+    final_ids = np.sort(new[final & (new >= 0)])
+    with_end = np.append(final_ids, end_state).astype(np.int32)
+    n_ends = len(ends)
+    src = np.concatenate([src, np.repeat(with_end, n_ends)])
+    tok = np.concatenate([tok, np.tile(np.array(ends, dtype=np.int32), with_end.size)])
+    dst = np.concatenate([dst, np.full(with_end.size * n_ends, end_state, dtype=np.int32)])
+    return _assemble(src, tok, dst, end_state + 1, vocab_size, 0, final_ids, end_state, ends)
 
 
 def _assemble(src, tok, dst, num_states, vocab_size, start, final_ids, end_state, ends) -> TokenAutomaton:
     token_class, table = _classes_from_triples(src, tok, dst, vocab_size, num_states)
     accept = np.zeros(num_states, dtype=bool)
-    accept[list(final_ids)] = True
+    accept[np.asarray(final_ids, dtype=np.int64)] = True
     accept[end_state] = True
     return TokenAutomaton(table, token_class, accept, start, end_state, ends[0], ends)
 

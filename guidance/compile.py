@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from functools import singledispatch
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from ..constraints import Intersection, JsonSchema, Length, Regex, Slot
 from ..constraints.base import Constraint
 from ..constraints.errors import ConstraintError, ConstraintTooLargeError
-from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, from_transitions, product
+from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays, from_transitions, product
 from .json_schema import schema_to_regex
+from .regex_classes import python_shorthands
 from .vocabulary import TokenVocabulary, as_vocabulary
 
 __all__ = [
@@ -115,11 +119,11 @@ def regex_automaton(
     cached = _load(path, state_budget)
     if cached is not None:
         return cached
-    transitions, initial, finals = _regex_transitions(full, pattern, vocab, at_start)
+    transitions, initial, final = _regex_transitions(full, pattern, vocab, at_start)
     automaton = from_transitions(
         transitions,
         initial,
-        finals,
+        final,
         len(vocab),
         vocab.end_ids,
         () if vocab.mask_id is None else (vocab.mask_id,),
@@ -132,8 +136,10 @@ def regex_automaton(
     return automaton
 
 
-def _regex_transitions(full: str, pattern: str, vocab: TokenVocabulary, at_start: bool) -> tuple[dict, int, set[int]]:
-    """Token transitions, initial state and final states of ``full`` over ``vocab``'s token bytes.
+def _regex_transitions(
+    full: str, pattern: str, vocab: TokenVocabulary, at_start: bool
+) -> tuple[TransitionArrays, int, np.ndarray]:
+    """Token transitions, initial state and final-state mask of ``full`` over ``vocab``'s token bytes.
 
     outlines-core compiles ``full`` followed by a sentinel character no token contains (see
     :attr:`TokenVocabulary.probe`): a state is final exactly when the sentinel token leads from it to a
@@ -155,21 +161,253 @@ def _regex_transitions(full: str, pattern: str, vocab: TokenVocabulary, at_start
             index = Index(regex, vocab.probe_with_bytes)
         except Exception:
             raise ConstraintError(f"cannot compile regex {pattern!r}: {e}") from None
-    matched, transitions, initial = index.get_final_states(), index.get_transitions(), index.get_initial_state()
-
-    def complete(state: int | None) -> bool:
-        return state is not None and transitions.get(state, {}).get(sentinel_id) in matched
-
-    finals = {q for q in transitions if complete(q)}
-    real = len(vocab)  # every id from here on is a probe token
-    kept = {q: {t: d for t, d in moves.items() if t < real} for q, moves in transitions.items()}
-    if at_start and prefix_id is not None and complete(transitions.get(initial, {}).get(prefix_id)):
-        if any(d == initial for moves in kept.values() for d in moves.values()):
+    probed = _read_index(index, len(vocab), sentinel_id, -1 if prefix_id is None else prefix_id)
+    arrays, initial, final = probed.arrays, probed.start, probed.final
+    if at_start and prefix_id is not None and probed.prefix_dst >= 0 and final[probed.prefix_dst]:
+        if (arrays.dst == initial).any():
             # text that leads back to the initial state is not complete: accept the empty text on a copy
-            fresh = max([*kept, *(d for moves in kept.values() for d in moves.values())]) + 1
-            kept[fresh], initial = dict(kept.get(initial, {})), fresh
-        finals.add(initial)
-    return kept, initial, finals
+            row = np.flatnonzero(arrays.src == initial)
+            arrays, initial = arrays.with_state(arrays.tok[row], arrays.dst[row])
+            final = np.append(final, False)
+        final[initial] = True
+    return arrays, initial, final
+
+
+@dataclass(frozen=True)
+class _Probed:
+    """What an outlines-core index over the probe vocabulary says (states renumbered ``0..n-1``)."""
+
+    arrays: TransitionArrays  #: the transitions on real tokens; ``arrays.rank`` holds outlines-core's state ids
+    start: int
+    final: np.ndarray  #: states from which the sentinel token leads to a match
+    prefix_dst: int  #: where the prefix token leads from the start (-1: nowhere)
+
+
+def _read_index(index, real: int, sentinel_id: int, prefix_id: int) -> _Probed:
+    """Read an outlines-core ``Index`` over the probe vocabulary into flat arrays, in compiled passes.
+
+    Its serialised form (its pickle: bincode, variable-length integers) is read by :func:`_parse_index` and
+    kept when the result agrees with the index's own answers (:func:`_agrees`); otherwise (another
+    outlines-core) the arrays come from ``get_transitions()``, which builds a Python dict per state and is
+    several times slower. :func:`_compact` then renumbers the states and reads the probe tokens.
+    """
+    try:
+        blob = _serialised(index)
+    except Exception:  # an index that cannot be pickled: read it the slow way
+        blob = None
+    if blob is not None:
+        ok, *contents, eos = _parse_index(np.frombuffer(blob, dtype=np.uint8))
+        if ok:
+            probed = _probed(contents, real, sentinel_id, prefix_id)
+            if _agrees(index, contents, eos, probed, sentinel_id, prefix_id):
+                return probed
+    return _probed(_index_contents(index), real, sentinel_id, prefix_id)
+
+
+def _probed(contents, real: int, sentinel_id: int, prefix_id: int) -> _Probed:
+    src, tok, dst, states, start, final, prefix_dst = _compact(*contents, real, sentinel_id, prefix_id)
+    return _Probed(TransitionArrays(src, tok, dst, int(states.shape[0]), states), int(start), final, int(prefix_dst))
+
+
+def _index_contents(index) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(initial, finals, keys, lens, tok, dst)`` of ``index`` from ``get_transitions()``, in outlines-core's
+    state ids: state ``keys[i]`` has ``lens[i]`` transitions, the next ones in ``tok -> dst``."""
+    transitions = index.get_transitions()
+    moves = list(transitions.values())
+    lens = np.fromiter(map(len, moves), dtype=np.int64, count=len(moves))
+    total = int(lens.sum())
+    return (
+        int(index.get_initial_state()),
+        np.fromiter(index.get_final_states(), dtype=np.int64),
+        np.fromiter(transitions.keys(), dtype=np.int64, count=len(moves)),
+        lens,
+        np.fromiter(chain.from_iterable(moves), dtype=np.int32, count=total),
+        np.fromiter(chain.from_iterable(m.values() for m in moves), dtype=np.int64, count=total),
+    )
+
+
+_PICKLE_LOCK = threading.Lock()
+
+
+def _serialised(index) -> bytes | None:
+    """The bytes of ``index``'s pickle. outlines-core's ``__reduce__`` looks its class up as
+    ``outlines_core.Index``, so while something has replaced that attribute (a profiler's timing wrapper) the
+    class is put back for the call."""
+    import outlines_core
+
+    cls = type(index)
+    with _PICKLE_LOCK:
+        current = getattr(outlines_core, "Index", None)
+        if current is not cls:
+            outlines_core.Index = cls
+        try:
+            reduced = index.__reduce__()
+        finally:
+            if current is not cls:
+                outlines_core.Index = current
+    blob = reduced[1][0] if isinstance(reduced, tuple) and len(reduced) == 2 and reduced[1] else None
+    return blob if isinstance(blob, bytes) else None
+
+
+def _agrees(index, contents, eos: int, probed: _Probed, sentinel_id: int, prefix_id: int) -> bool:
+    """Whether a reading of ``index`` (:func:`_parse_index`, then :func:`_compact`) gives its initial and final
+    states, where the sentinel token leads from every state and the prefix token from the initial one, and
+    the first and last transition of every state and 64 more spread over the rest (the end token, which
+    ``get_next_state`` does not answer for, as a loop on a final state): a layout other than the one read
+    would not."""
+    initial, finals, keys, lens, tok, dst = contents
+    matched = set(index.get_final_states())
+    if initial != index.get_initial_state() or set(finals.tolist()) != matched:
+        return False
+    if len(set(keys.tolist())) != keys.shape[0]:
+        return False
+    # _compact numbers the keys first, in order
+    for q, final in zip(keys.tolist(), probed.final[: keys.shape[0]].tolist()):
+        if (index.get_next_state(q, sentinel_id) in matched) != final:
+            return False
+    if prefix_id >= 0:
+        states = probed.arrays.rank
+        after = index.get_next_state(initial, prefix_id)
+        known = after is not None and bool((states == after).any())
+        if (int(states[probed.prefix_dst]) if probed.prefix_dst >= 0 else None) != (after if known else None):
+            return False
+    ends = np.cumsum(lens)
+    rows = np.flatnonzero(lens > 0)
+    picks = (np.arange(1, 65) * 0x9E3779B1) % tok.shape[0] if tok.shape[0] else ends[:0]  # spread out
+    pairs = np.concatenate([(ends - lens)[rows], ends[rows] - 1, picks])
+    rows = np.concatenate([rows, rows, np.searchsorted(ends, picks, side="right")])
+    for q, k in zip(keys[rows].tolist(), pairs.tolist()):
+        t, d = int(tok[k]), int(dst[k])
+        if (d != q or q not in matched) if t == eos else index.get_next_state(q, t) != d:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _varint(buf, pos):  # pragma: no cover - jit
+    """bincode's variable-length unsigned integer at ``pos``: ``(value, next pos)``, value -1 when malformed."""
+    n = buf.shape[0]
+    if pos >= n:
+        return -1, pos
+    b = buf[pos]
+    if b < 251:
+        return np.int64(b), pos + 1
+    width = 2 if b == 251 else 4 if b == 252 else 8 if b == 253 else 0
+    if width == 0 or width == 8 or pos + width >= n:  # u64 and u128 do not fit a state or token id
+        return -1, pos
+    value = np.int64(0)
+    for i in range(width):
+        value |= np.int64(buf[pos + 1 + i]) << np.int64(8 * i)
+    return value, pos + 1 + width
+
+
+@njit(cache=True)
+def _parse_index(buf):  # pragma: no cover - jit
+    """Read outlines-core's serialised ``Index`` (``initial, finals, {state: {token: next}}, eos, vocab_size``,
+    bincode's standard configuration): ``(ok, initial, finals, keys, lens, tok, dst, eos)``; ``ok`` is False
+    when the bytes do not follow that layout exactly."""
+    empty = np.zeros(0, dtype=np.int64)
+    initial, pos = _varint(buf, 0)
+    count, pos = _varint(buf, pos)
+    if initial < 0 or count < 0 or count > buf.shape[0]:
+        return False, 0, empty, empty, empty, np.zeros(0, dtype=np.int32), empty, -1
+    finals = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        finals[i], pos = _varint(buf, pos)
+        if finals[i] < 0:
+            return False, 0, empty, empty, empty, np.zeros(0, dtype=np.int32), empty, -1
+    count, pos = _varint(buf, pos)
+    if count < 0 or count > buf.shape[0]:
+        return False, 0, empty, empty, empty, np.zeros(0, dtype=np.int32), empty, -1
+    keys = np.empty(count, dtype=np.int64)
+    lens = np.empty(count, dtype=np.int64)
+    cap = (buf.shape[0] - pos) // 2 + 1  # every transition takes two bytes at least
+    tok = np.empty(cap, dtype=np.int32)
+    dst = np.empty(cap, dtype=np.int64)
+    m = 0
+    for i in range(count):
+        keys[i], pos = _varint(buf, pos)
+        lens[i], pos = _varint(buf, pos)
+        if keys[i] < 0 or lens[i] < 0 or m + lens[i] > cap:
+            return False, 0, empty, empty, empty, np.zeros(0, dtype=np.int32), empty, -1
+        for _ in range(lens[i]):
+            t, pos = _varint(buf, pos)
+            d, pos = _varint(buf, pos)
+            if t < 0 or t > 0x7FFFFFFF or d < 0:
+                return False, 0, empty, empty, empty, np.zeros(0, dtype=np.int32), empty, -1
+            tok[m] = t
+            dst[m] = d
+            m += 1
+    eos, pos = _varint(buf, pos)
+    size, pos = _varint(buf, pos)
+    ok = eos >= 0 and size >= 0 and pos == buf.shape[0]
+    return ok, initial, finals, keys, lens, tok[:m], dst[:m], eos
+
+
+@njit(cache=True, inline="always")
+def _slot(slot_key, raw, shift, mask):  # pragma: no cover - jit
+    """Where ``raw`` is, or would go, in an open-addressing table (Fibonacci hashing, linear probing)."""
+    h = np.int64((np.uint64(raw) * np.uint64(0x9E3779B97F4A7C15)) >> shift)
+    while slot_key[h] != -1 and slot_key[h] != raw:
+        h = (h + 1) & mask
+    return h
+
+
+@njit(cache=True)
+def _compact(initial, matched, keys, lens, tok, dst, real, sentinel_id, prefix_id):  # pragma: no cover - jit
+    """outlines-core's states renumbered ``0..n-1`` (its states with transitions, its final states and the
+    initial one; a transition into any other state, which has no way on, gets ``-1``), the transitions on
+    real tokens (``tok < real``), and what the probe tokens say: ``(src, tok, dst, states, initial, final,
+    prefix_dst)`` with ``states`` the original ids, ``final`` the states from which the sentinel token leads to
+    a match and ``prefix_dst`` where the prefix token leads from the initial state (-1: nowhere)."""
+    n_keys, n_matched = keys.shape[0], matched.shape[0]
+    total = n_keys + n_matched + 1
+    bits = 1
+    while (1 << bits) < 2 * total:
+        bits += 1
+    shift, mask = np.uint64(64 - bits), (1 << bits) - 1
+    slot_key = np.full(1 << bits, -1, dtype=np.int64)
+    slot_val = np.empty(1 << bits, dtype=np.int32)
+    states = np.empty(total, dtype=np.int64)
+    n = 0
+    for j in range(total):  # the keys, the final states and the initial state
+        raw = keys[j] if j < n_keys else matched[j - n_keys] if j < n_keys + n_matched else initial
+        h = _slot(slot_key, raw, shift, mask)
+        if slot_key[h] == -1:
+            slot_key[h] = raw
+            slot_val[h] = n
+            states[n] = raw
+            n += 1
+    is_matched = np.zeros(n, dtype=np.bool_)
+    for j in range(n_matched):
+        is_matched[slot_val[_slot(slot_key, matched[j], shift, mask)]] = True
+    start = slot_val[_slot(slot_key, initial, shift, mask)]
+    m = tok.shape[0]
+    out_src = np.empty(m, dtype=np.int32)
+    out_tok = np.empty(m, dtype=np.int32)
+    out_dst = np.empty(m, dtype=np.int32)
+    final = np.zeros(n, dtype=np.bool_)
+    prefix_dst = -1
+    k = 0
+    i = 0
+    for j in range(n_keys):
+        s = slot_val[_slot(slot_key, keys[j], shift, mask)]
+        for _ in range(lens[j]):
+            h = _slot(slot_key, dst[k], shift, mask)
+            d = slot_val[h] if slot_key[h] == dst[k] else -1
+            t = tok[k]
+            if t < real:
+                out_src[i] = s
+                out_tok[i] = t
+                out_dst[i] = d
+                i += 1
+            elif t == sentinel_id:
+                if d >= 0 and is_matched[d]:
+                    final[s] = True
+            elif t == prefix_id and s == start:
+                prefix_dst = d
+            k += 1
+    return out_src[:i], out_tok[:i], out_dst[:i], states[:n].copy(), start, final, prefix_dst
 
 
 _WITHOUT_SEQUENCES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -292,7 +530,9 @@ def compile_constraint(constraint: Constraint, vocab, state_budget: int = DEFAUL
 
 @compile_constraint.register
 def _(constraint: Regex, vocab, state_budget: int = DEFAULT_STATE_BUDGET) -> CompiledConstraint:
-    return CompiledConstraint(regex_automaton(constraint.pattern, vocab, state_budget), (), constraint.describe())
+    # \d, \w, \s as the running Python's re reads them (outlines' Rust tables are newer): exact for re.fullmatch
+    pattern = python_shorthands(constraint.pattern)
+    return CompiledConstraint(regex_automaton(pattern, vocab, state_budget), (), constraint.describe())
 
 
 @compile_constraint.register
@@ -326,7 +566,7 @@ def slot_automaton(
     exact = length_automaton(slot.tokens, slot.tokens, vocab)
     if slot.pattern is None:
         return exact
-    inner = regex_automaton(slot.pattern, vocab, state_budget, at_start=at_start)
+    inner = regex_automaton(python_shorthands(slot.pattern), vocab, state_budget, at_start=at_start)
     return product(inner, exact, state_budget)
 
 

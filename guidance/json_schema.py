@@ -22,6 +22,7 @@ from typing import Any
 
 from ..constraints.errors import InvalidSchemaError, UnsupportedSchemaError
 from .ranges import integer_range_regex
+from .regex_classes import ecma_shorthands
 
 __all__ = ["CompiledSchema", "schema_to_regex", "EXACT_KEYWORDS"]
 
@@ -270,7 +271,8 @@ class _Rewriter:
                 node.pop("pattern")
             return node
         key = f"__ctrlgen_pattern_{len(self.placeholders)}__"
-        self.placeholders[key] = f'"{inner}"'
+        # JSON Schema patterns are ECMA-262: \d is [0-9], \w is [A-Za-z0-9_] (not Unicode-wide)
+        self.placeholders[key] = f'"{ecma_shorthands(inner)}"'
         return {k: v for k, v in node.items() if k in ANNOTATIONS} | {"const": key}
 
     def _literals(self, node: dict, path: str) -> dict:

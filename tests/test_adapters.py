@@ -240,3 +240,63 @@ def test_other_masked_lm_families_plug_in(zoo_tokenizers, model_type, tmp_path):
         jsonschema.validate(json.loads(text), SCHEMA)
     for text in lm.fill("The {3} is near {2}.", n=2, seed=0):
         assert re.fullmatch(r"The .+ is near .+\.", text, flags=re.S), text
+
+
+@pytest.mark.parametrize("family", ["roberta", "dream", "bert-unigram"])
+def test_shorthand_classes_mean_what_python_means(models, family):
+    """outlines-core's Rust tables are newer than Python's: ``\\d``/``\\w`` are spelled out from Python's own
+    ``re``, so an untrained model that loves exotic digits still emits only what ``re.fullmatch`` accepts."""
+    lm = models[family]
+    for pattern in (r"\d{5}", r"\w+ \d{2}", r"[\d_]{3}\S"):
+        for text in lm.generate(constraints=[Regex(pattern)], n=8, seed=0, steps=8):
+            assert re.fullmatch(pattern, text), (pattern, text)
+    schema = {"type": "object", "properties": {"zip": {"type": "string", "pattern": "^\\d{5}$"}}, "required": ["zip"]}
+    for text in lm.generate(constraints=[JsonSchema(schema)], n=8, seed=0, steps=8):
+        assert re.fullmatch(r"[0-9]{5}", json.loads(text)["zip"])  # ECMA-262: \d is [0-9]
+    assert lm.last_report.resampled == 0
+
+
+def test_dream_gets_a_mask_its_attention_takes(models):
+    """Dream hands attention_mask to scaled-dot-product attention: a (B, 1, T, T) boolean mask."""
+    lm = models["dream"]
+    seen = []
+    forward = lm.denoiser.model.forward
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("attention_mask"))
+        return forward(*args, **kwargs)
+
+    lm.denoiser.model.forward = recording
+    try:
+        lm.generate(prompt=["a", "a longer prompt"], n=1, length=4, seed=0)
+    finally:
+        del lm.denoiser.model.forward
+    masks = [m for m in seen if m is not None]
+    assert masks and all(m.dtype == torch.bool and m.dim() == 4 and m.shape[1] == 1 for m in masks)
+
+
+def test_rewrite_never_ends_early_on_a_distinct_pad(models):
+    """A masked LM's pad differs from its end token: both are banned inside a rewrite."""
+    lm = models["bert"]
+    forward = lm.denoiser.forward
+    pad = lm.denoiser.pad_token_id
+
+    def pad_loving(input_ids, attention_mask=None, labels=None):
+        logits = forward(input_ids, attention_mask, labels)
+        logits[..., pad] += 8.0
+        return logits
+
+    lm.denoiser.forward = pad_loving
+    try:
+        texts = lm.rewrite("the cat sat on the mat and looked at the dog", strength=0.5, n=4, seed=0)
+    finally:
+        del lm.denoiser.forward
+    assert all(len(t.split()) >= 6 for t in texts), texts
+
+
+def test_free_text_never_opens_with_a_continuation(models):
+    """A WordPiece ``##`` token first would decode to a literal ``##``: free text keeps it out of position 0."""
+    lm = models["bert"]
+    texts = lm.generate(n=24, length=6, seed=0) + lm.generate(n=8, constraints=[Length(5)], seed=1)
+    assert not any(t.startswith("##") for t in texts), texts
+    assert all(not t.startswith("##") for t in lm.fill("{2} is near {2}.", n=8, seed=0))

@@ -43,7 +43,9 @@ def test_batch_of_prompts_gives_n_per_prompt(tiny_lm):
     assert tiny_lm.last_report.n == 4
 
 
-@pytest.mark.parametrize("bad", [42, [], [1, 2], [{"role": "user"}], {"role": "user", "content": "x"}])
+@pytest.mark.parametrize(
+    "bad", [42, [], [1, 2], [{"role": "user"}], {"role": "user", "content": "x"}, [[]], ["a", []]]
+)
 def test_bad_prompts_are_typed_errors(tiny_lm, bad):
     with pytest.raises(InvalidArgumentError):
         tiny_lm.generate(prompt=bad, n=1, length=4)
@@ -82,3 +84,11 @@ def test_cli_prompt_file_and_schema(tmp_path, tiny_run):
     assert len(lines) == 4 and all(json.loads(line)["a"] in ("x", "y") for line in lines)
     both = subprocess.run([*cmd, "--prompt", "x"], capture_output=True, text=True)
     assert both.returncode == 2 and "not both" in both.stderr and "Traceback" not in both.stderr
+
+
+def test_a_hub_id_without_owner_is_tried_as_a_hub_id(monkeypatch):
+    """``bert-base-uncased`` is a hub id, not a missing directory: offline, the error says the config could not
+    be read (with a network, or a cached copy, it would load)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ctrlgen.ModelNotFoundError, match="could not read the config"):
+        ctrlgen.load("no-such-model-ctrlgen-test")

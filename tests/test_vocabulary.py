@@ -531,3 +531,321 @@ def test_not_first_tokens_stay_allowed_when_the_start_is_entered_again():
     # 0 -a-> 1 -a-> 0 (accepting 0): token 2 is "a", token 3 "a" too but never first
     automaton = from_transitions({0: {2: 1, 3: 1}, 1: {2: 0, 3: 0}}, 0, [0], 5, 0, (4,), not_first={3})
     assert automaton.accepts([2, 3, 3, 2, 0]) and not automaton.accepts([3, 2, 0])
+
+
+# -------------------------------------------------------------------------------------------------------
+# The array-based automaton builder against a plain reference, state by state and token by token
+# -------------------------------------------------------------------------------------------------------
+
+
+def _reference_automaton(transitions, initial, finals, vocab_size, ends, forbidden=(), not_first=()):
+    """``from_transitions`` by its definition, with Python sets and a dense ``state x token`` table: the first
+    position without ``not_first`` tokens (on a fresh copy of the start when it can be entered again), the
+    states on a path from the start to a final state, end tokens from every final state to an absorbing end
+    state, and tokens grouped by identical columns."""
+    ends = tuple(dict.fromkeys(ends))
+    drop = set(forbidden) | set(ends)
+    transitions, finals = dict(transitions), set(finals)
+    moves = transitions.get(initial, {})
+    if any(t in not_first for t in moves):
+        kept = {t: d for t, d in moves.items() if t not in not_first}
+        if any(d == initial for m in transitions.values() for d in m.values()):
+            fresh = ("fresh start",)
+            transitions[fresh] = kept
+            finals |= {fresh} if initial in finals else set()
+            initial = fresh
+        else:
+            transitions[initial] = kept
+    edges = {q: {t: d for t, d in m.items() if t not in drop} for q, m in transitions.items()}
+    reach, todo = {initial}, [initial]
+    while todo:
+        for d in edges.get(todo.pop(), {}).values():
+            if d not in reach:
+                reach.add(d)
+                todo.append(d)
+    alive = {q for q in reach if q in finals}
+    changed = True
+    while changed:
+        grown = {q for q in reach if any(d in alive for d in edges.get(q, {}).values())}
+        changed = not grown <= alive
+        alive |= grown
+    states = [initial, *sorted(alive - {initial}, key=repr)]
+    index = {q: i for i, q in enumerate(states)}
+    end_state = len(states)
+    dense = np.full((end_state + 1, vocab_size), -1, dtype=np.int64)
+    for q in states:
+        for t, d in edges.get(q, {}).items():
+            if d in index:
+                dense[index[q], t] = index[d]
+    accept = np.zeros(end_state + 1, dtype=bool)
+    accept[[index[q] for q in states if q in finals]] = True
+    accept[end_state] = True
+    dense[np.ix_(np.flatnonzero(accept), list(ends))] = end_state
+    columns, token_class = {}, np.full(vocab_size, -1, dtype=np.int32)
+    for t in range(vocab_size):
+        if (dense[:, t] >= 0).any():
+            token_class[t] = columns.setdefault(dense[:, t].tobytes(), len(columns))
+    table = np.full((end_state + 1, len(columns)), -1, dtype=np.int32)
+    for t in range(vocab_size):
+        if token_class[t] >= 0:
+            table[:, token_class[t]] = dense[:, t]
+    return TokenAutomaton(table, token_class, accept, 0, end_state, ends[0], ends)
+
+
+def _canonical(automaton: TokenAutomaton) -> tuple:
+    """The automaton with classes numbered by their first token and states by a breadth-first walk from the
+    start (then from the end state): equal for two automata exactly when they are the same up to renumbering."""
+    first = {}
+    for c in automaton.token_class.tolist():
+        if c >= 0:
+            first.setdefault(c, len(first))
+    classes = sorted(first, key=first.get)
+    order: dict[int, int] = {}
+    for root in (automaton.start, automaton.end_state):
+        if root in order:
+            continue
+        order[root] = len(order)
+        queue = [root]
+        while queue:
+            q = queue.pop(0)
+            for c in classes:
+                d = int(automaton.table[q, c])
+                if d >= 0 and d not in order:
+                    order[d] = len(order)
+                    queue.append(d)
+    assert len(order) == automaton.num_states, "a state no walk reaches"
+    table = [[order.get(int(automaton.table[q, c]), -1) for c in classes] for q in sorted(order, key=order.get)]
+    token_class = [first[c] if c >= 0 else -1 for c in automaton.token_class.tolist()]
+    accept = [bool(automaton.accept[q]) for q in sorted(order, key=order.get)]
+    return table, token_class, accept, order[automaton.end_state], automaton.end_tokens
+
+
+@st.composite
+def sparse_transitions(draw):
+    """A random DFA over tokens 0..7 with scattered state ids (some states only ever entered, never left)."""
+    ids = draw(st.lists(st.integers(0, 10**9), min_size=1, max_size=7, unique=True))
+    ends = draw(st.sampled_from([(0,), (0, 1), (1, 0)]))
+    transitions = {}
+    for q in ids:
+        if draw(st.integers(0, 5)) == 0:
+            continue
+        moves = {t: draw(st.sampled_from(ids)) for t in draw(st.sets(st.integers(0, 7), max_size=5))}
+        transitions[q] = moves
+    initial = draw(st.sampled_from(ids))
+    finals = draw(st.sets(st.sampled_from(ids)))
+    not_first = draw(st.sets(st.integers(2, 7), max_size=2))
+    return transitions, initial, finals, ends, not_first
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=sparse_transitions(), forbidden=st.sampled_from([(), (7,), (2, 7)]))
+def test_from_transitions_builds_the_reference_automaton(case, forbidden):
+    transitions, initial, finals, ends, not_first = case
+    ours = from_transitions(transitions, initial, finals, 8, ends, forbidden, not_first=not_first)
+    reference = _reference_automaton(transitions, initial, finals, 8, ends, forbidden, not_first)
+    assert _canonical(ours) == _canonical(reference)
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=sparse_transitions(), dead=st.sets(st.integers(0, 40)))
+def test_transition_arrays_into_dead_states_are_dropped(case, dead):
+    from ctrlgen.guidance.automaton import TransitionArrays, _dict_arrays
+
+    transitions, initial, finals, ends, _ = case
+    arrays, start, final = _dict_arrays(transitions, initial, finals)
+    dst = arrays.dst.copy()
+    gone = sorted(k for k in dead if k < dst.shape[0])
+    dst[gone] = -1  # outlines-core's states with no way on, as the index reader marks them
+    ours = from_transitions(
+        TransitionArrays(arrays.src, arrays.tok, dst, arrays.num_states, arrays.rank), start, final, 8, ends
+    )
+    pairs = [(q, t, d) for q, m in transitions.items() for t, d in m.items()]
+    kept: dict = {}
+    for k, (q, t, d) in enumerate(pairs):
+        if k not in gone:
+            kept.setdefault(q, {})[t] = d
+    assert _canonical(ours) == _canonical(_reference_automaton(kept, initial, finals, 8, ends))
+
+
+def test_from_transitions_refuses_what_does_not_fit():
+    with pytest.raises(ValueError):
+        from_transitions({0: {9: 1}}, 0, [1], 8, 0)  # a token outside the vocabulary
+    with pytest.raises(ValueError):
+        from_transitions({0: {2: -1}}, 0, [0], 8, 0)  # a negative state id
+
+
+def _reference_regex_automaton(pattern: str, vocab: TokenVocabulary, at_start: bool = True) -> TokenAutomaton:
+    """``regex_automaton`` by its definition, over outlines-core's ``get_transitions()`` dictionaries."""
+    from ctrlgen.guidance.compile import _literal
+    from outlines_core import Index
+
+    full = f"{_literal(vocab.prefix)}(?:{pattern})" if at_start and vocab.prefix else pattern
+    regex = f"(?:{full}){_literal(vocab.probe[0].encode())}"
+    try:
+        index = Index(regex, vocab.probe[3])
+    except Exception:
+        index = Index(regex, vocab.probe_with_bytes)
+    contents = index.get_transitions(), index.get_initial_state(), index.get_final_states()
+    return _reference_from_probe(*contents, vocab, at_start)
+
+
+def _reference_from_probe(transitions, initial, matched, vocab: TokenVocabulary, at_start: bool) -> TokenAutomaton:
+    """The automaton of outlines-core's transitions over the probe vocabulary: final where the sentinel
+    token leads to a match, the initial state final too (on a copy when it can be entered again) when the
+    prefix token leads to a final state, probe tokens dropped."""
+    from ctrlgen.guidance.automaton import product
+    from ctrlgen.guidance.compile import _without_sequences
+
+    _, sentinel_id, prefix_id, _ = vocab.probe
+
+    def complete(state):
+        return state is not None and transitions.get(state, {}).get(sentinel_id) in matched
+
+    finals = {q for q in transitions if complete(q)}
+    kept = {q: {t: d for t, d in moves.items() if t < len(vocab)} for q, moves in transitions.items()}
+    if at_start and prefix_id is not None and complete(transitions.get(initial, {}).get(prefix_id)):
+        if any(d == initial for moves in kept.values() for d in moves.values()):
+            fresh = ("empty text",)
+            kept[fresh], initial = dict(kept.get(initial, {})), fresh
+        finals.add(initial)
+    forbidden = () if vocab.mask_id is None else (vocab.mask_id,)
+    not_first = vocab.not_first if at_start else ()
+    automaton = _reference_automaton(kept, initial, finals, len(vocab), vocab.end_ids, forbidden, not_first)
+    if vocab.forbidden_sequences:
+        automaton = product(automaton, _without_sequences(vocab))
+    return automaton
+
+
+class _FakeIndex:
+    """An outlines-core ``Index`` as ``get_transitions()`` and friends (no serialised form)."""
+
+    def __init__(self, transitions: dict, initial: int, finals: set):
+        self.transitions, self.initial, self.finals = transitions, initial, finals
+
+    def get_transitions(self):
+        return self.transitions
+
+    def get_initial_state(self):
+        return self.initial
+
+    def get_final_states(self):
+        return self.finals
+
+
+def test_the_empty_text_after_a_prefix_goes_on_a_copy_of_a_start_entered_again(tmp_path, monkeypatch):
+    from ctrlgen.guidance import compile as compile_module
+
+    monkeypatch.setenv("CTRLGEN_CACHE", str(tmp_path))
+    vocab = TokenVocabulary.build([b" ", b"a", b"b", None], [3], prefix=b" ")
+    _, sentinel, prefix, _ = vocab.probe
+    # 7 -prefix-> 9, which is complete (the sentinel leads to the match 11), and 9 -a-> 7 enters the start again
+    transitions = {7: {0: 9, prefix: 9, 2: 13}, 9: {sentinel: 11, 1: 7}, 13: {sentinel: 11, 0: 9}}
+    fake = _FakeIndex(transitions, 7, {11})
+    read = compile_module._read_index
+    monkeypatch.setattr(compile_module, "_read_index", lambda index, *a: read(fake, *a))
+    ours = regex_automaton("a", vocab)
+    assert _canonical(ours) == _canonical(_reference_from_probe(transitions, 7, {11}, vocab, True))
+    end = vocab.end_id
+    assert ours.accepts([end]) and ours.accepts([0, end]) and ours.accepts([0, 1, 0, end])
+    assert not ours.accepts([0, 1, end])  # back at the start after text: not the empty text
+
+
+EQUIVALENCE_PATTERNS = [*PATTERNS, r'\{"name": ?"[^"]{0,6}"\}', r"(a|é| )*", r"(?s:.){0,3}", r"[0-9]{2,4}( [a-z]+)*"]
+
+
+@pytest.mark.parametrize("at_start", [True, False])
+def test_regex_automaton_builds_the_reference_automaton(family, at_start, tmp_path, monkeypatch):
+    _, _, vocab, *_ = family
+    monkeypatch.setenv("CTRLGEN_CACHE", str(tmp_path))
+    for pattern in EQUIVALENCE_PATTERNS:
+        ours = regex_automaton(pattern, vocab, at_start=at_start)
+        assert _canonical(ours) == _canonical(_reference_regex_automaton(pattern, vocab, at_start)), pattern
+
+
+def test_regex_automaton_builds_the_reference_automaton_for_every_decoder_layout(layout, tmp_path, monkeypatch):
+    _, _, vocab = layout
+    monkeypatch.setenv("CTRLGEN_CACHE", str(tmp_path))
+    for pattern in [r"[ab ▁]{1,4}", r" ?a+", r"(a|é| )*", r"(?s:.){0,3}", r"x?"]:
+        ours = regex_automaton(pattern, vocab)
+        assert _canonical(ours) == _canonical(_reference_regex_automaton(pattern, vocab)), pattern
+
+
+def _index_for(vocab: TokenVocabulary, pattern: str):
+    from ctrlgen.guidance.compile import _literal
+    from outlines_core import Index
+
+    return Index(f"(?:{pattern}){_literal(vocab.probe[0].encode())}", vocab.probe[3])
+
+
+def _probe_ids(vocab: TokenVocabulary) -> tuple[int, int, int]:
+    _, sentinel, prefix, _ = vocab.probe
+    return len(vocab), sentinel, -1 if prefix is None else prefix
+
+
+def _in_outlines_ids(probed) -> tuple:
+    """A reading of an index (``_read_index``) in outlines-core's own state ids."""
+    arrays, states = probed.arrays, probed.arrays.rank
+    moves: dict[int, dict[int, int]] = {}
+    for q, t, d in zip(states[arrays.src].tolist(), arrays.tok.tolist(), states[arrays.dst].tolist()):
+        moves.setdefault(q, {})[t] = d
+    prefix = None if probed.prefix_dst < 0 else int(states[probed.prefix_dst])
+    return int(states[probed.start]), set(states[probed.final].tolist()), moves, prefix
+
+
+def test_the_serialised_index_reads_as_get_transitions(family, monkeypatch):
+    import outlines_core
+    from ctrlgen.guidance import compile as compile_module
+
+    _, _, vocab, *_ = family
+    real, sentinel, prefix = _probe_ids(vocab)
+    index = _index_for(vocab, r'\{"name": ?"[^"]{0,6}"\}')
+    transitions, matched = index.get_transitions(), index.get_final_states()
+    initial = index.get_initial_state()
+    expected = (
+        initial,
+        {q for q, m in transitions.items() if m.get(sentinel) in matched},
+        {q: kept for q, m in transitions.items() if (kept := {t: d for t, d in m.items() if t < real})},
+        transitions[initial].get(prefix),
+    )
+    assert compile_module._serialised(index) is not None
+    assert _in_outlines_ids(compile_module._read_index(index, real, sentinel, prefix)) == expected
+    # a timing wrapper in place of outlines_core.Index (what profilers do) neither breaks the reading nor stays
+    wrapper = lambda *a, **k: outlines_core.Index(*a, **k)  # noqa: E731
+    monkeypatch.setattr(outlines_core, "Index", wrapper)
+    assert compile_module._serialised(index) is not None and outlines_core.Index is wrapper
+    # without the serialised form, the same pass reads the integers of get_transitions()
+    monkeypatch.setattr(compile_module, "_serialised", lambda index: None)
+    assert _in_outlines_ids(compile_module._read_index(index, real, sentinel, prefix)) == expected
+
+
+def test_other_layouts_of_the_serialised_index_are_refused(family):
+    from ctrlgen.guidance import compile as compile_module
+
+    _, _, vocab, *_ = family
+    ids = _probe_ids(vocab)
+    index = _index_for(vocab, r"[a-z]+( [a-z]+)?")
+    blob = np.frombuffer(compile_module._serialised(index), dtype=np.uint8)
+
+    def read(data) -> list | None:
+        """The index's contents as read from ``data``, None when refused."""
+        ok, *contents, eos = compile_module._parse_index(np.ascontiguousarray(data, dtype=np.uint8))
+        if not ok:
+            return None
+        probed = compile_module._probed(contents, *ids)
+        return contents if compile_module._agrees(index, contents, eos, probed, *ids[1:]) else None
+
+    assert read(blob) is not None
+    for cut in [0, 1, 2, blob.size // 3, blob.size - 1]:  # truncated
+        assert read(blob[:cut]) is None
+    assert read(np.concatenate([blob, [0]])) is None  # a field more at the end
+    assert read(np.concatenate([[1], blob])) is None  # a field more at the start (a format version, say)
+    wide = np.concatenate([[b, 0, 0, 0] for b in blob[:8]] + [blob[8:]])  # fixed-width integers
+    assert read(wide) is None
+    rng = np.random.default_rng(0)
+    _, _, keys, lens, _, _ = read(blob)
+    for _ in range(200):  # any damage is read without a crash, and never as another layout
+        damaged = blob.copy()
+        damaged[rng.integers(blob.size)] ^= np.uint8(rng.integers(1, 256))
+        contents = read(damaged)
+        if contents is not None:
+            assert np.array_equal(contents[2], keys) and np.array_equal(contents[3], lens)

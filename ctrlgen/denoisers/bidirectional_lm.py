@@ -90,15 +90,26 @@ class LLaDADenoiser(Denoiser):
     ) -> torch.Tensor:
         if labels is not None:
             raise InvalidArgumentError(f"{self.family} has no class labels (classifier-free guidance needs ctrlgen's)")
-        kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.long()}
+        kwargs = {} if attention_mask is None else {"attention_mask": self._attention_mask(attention_mask)}
         logits = self.model(input_ids=input_ids, **kwargs).logits
         if self.shift:
             # position i-1 predicts token i; position 0 is always a fixed prefix token, so its row is a copy
             logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
         return logits
 
+    def _attention_mask(self, keep: torch.Tensor) -> torch.Tensor:
+        """LLaDA reads a ``(B, T)`` keep-mask (1 = a real token)."""
+        return keep.long()
+
 
 class DreamDenoiser(LLaDADenoiser):
     """Adapter for Dream-style checkpoints: as LLaDA-style, with the logits shifted by one position."""
 
     shift = 1
+
+    def _attention_mask(self, keep: torch.Tensor) -> torch.Tensor:
+        """Dream hands its mask to scaled-dot-product attention as it is: a ``(B, 1, T, T)`` boolean mask. Only
+        keys are masked, so a padding query still attends somewhere (a fully masked row would be NaN, and
+        NaN times a zero weight is still NaN in the next layer)."""
+        keep = keep.bool()
+        return keep[:, None, None, :].expand(-1, 1, keep.shape[1], -1)

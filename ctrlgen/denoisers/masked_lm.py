@@ -89,5 +89,6 @@ class MaskedLMDenoiser(Denoiser):
     ) -> torch.Tensor:
         if labels is not None:
             raise InvalidArgumentError("a masked LM has no class labels (classifier-free guidance needs ctrlgen's)")
-        mask = None if attention_mask is None else attention_mask.long()
+        # an all-ones mask when there is no padding: some models (DeBERTa) warn at every call without one
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask.long()
         return self.model(input_ids=input_ids, attention_mask=mask).logits

@@ -66,8 +66,8 @@ def _config_dict(path: str | Path, **hub_kwargs) -> dict:
             return json.loads((local / "config.json").read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise ModelNotFoundError(f"{local / 'config.json'} cannot be read: {e}") from None
-    if str(path).startswith((".", "/", "~")) or str(path).count("/") != 1:
-        raise ModelNotFoundError(f"no such model directory: {path}")
+    if str(path).startswith((".", "/", "~")) or str(path).count("/") > 1:
+        raise ModelNotFoundError(f"no such model directory: {path}")  # a path, not a hub id (owner/name or name)
     from transformers import PretrainedConfig
 
     try:
