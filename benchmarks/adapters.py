@@ -48,7 +48,6 @@ import re
 import shutil
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,6 +55,7 @@ from pathlib import Path
 
 import jsonschema
 import torch
+from _schemabench import read_category
 from ctrlgen.constraints import ConstraintError, JsonSchema, Length, Regex
 
 import ctrlgen
@@ -395,22 +395,7 @@ def bench_schemas() -> list[tuple[str, dict]]:
     out = []
     for path in sorted(DATA.glob("data_*.tar.xz")):
         category = path.name.removeprefix("data_").removesuffix(".tar.xz")
-        with tarfile.open(path, "r:xz") as tar:
-            for member in sorted(tar.getmembers(), key=lambda m: m.name):
-                if not (member.isfile() and member.name.endswith(".json")):
-                    continue
-                try:
-                    doc = json.load(tar.extractfile(member))
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    continue
-                schema = doc.get("schema", doc) if isinstance(doc, dict) else doc
-                if isinstance(schema, str):
-                    try:
-                        schema = json.loads(schema)
-                    except json.JSONDecodeError:
-                        continue
-                if isinstance(schema, dict):
-                    out.append((f"{category}/{Path(member.name).name}", schema))
+        out += [(f"{category}/{Path(name).name}", s) for name, s in read_category(path) if isinstance(s, dict)]
     return out
 
 

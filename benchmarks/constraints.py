@@ -16,13 +16,14 @@ Results go to ``benchmarks/results/constraints.json`` and are summarised in the 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import tarfile
 import time
 from pathlib import Path
 
 import jsonschema
 import torch
+from _schemabench import read_category
 from ctrlgen.constraints import ConstraintError, JsonSchema
 from ctrlgen.guidance.compile import compile_constraint
 from ctrlgen.guidance.json_schema import schema_to_regex
@@ -35,24 +36,7 @@ DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"
 
 
 def load_category(path: Path, limit: int) -> list[tuple[str, dict]]:
-    out = []
-    with tarfile.open(path, "r:xz") as tar:
-        for member in sorted(tar.getmembers(), key=lambda m: m.name):
-            if member.isfile() and member.name.endswith(".json"):
-                try:
-                    doc = json.load(tar.extractfile(member))
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    continue
-                schema = doc.get("schema", doc) if isinstance(doc, dict) else doc
-                if isinstance(schema, str):
-                    try:
-                        schema = json.loads(schema)
-                    except json.JSONDecodeError:
-                        continue
-                out.append((member.name, schema))
-                if len(out) >= limit:
-                    break
-    return out
+    return list(itertools.islice(read_category(path), limit))
 
 
 def pct(a: int, b: int) -> float:

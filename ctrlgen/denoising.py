@@ -50,24 +50,31 @@ class CanvasDenoiser:
         self.banned = banned
         self.label, self.cfg_weight = label, cfg_weight
         self.lengths = [len(p) for p in prefixes]
+        self._layouts: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _layout(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prefixes as one right-padded ``(R, P)`` tensor and their lengths, built once per device (the
+        sampler calls this object at every step)."""
+        if device not in self._layouts:
+            longest = max(self.lengths, default=0)
+            matrix = torch.full((len(self.prefixes), longest), self.denoiser.pad_token_id, dtype=torch.long)
+            for r, p in enumerate(self.prefixes):
+                matrix[r, : len(p)] = torch.tensor(p, dtype=torch.long)
+            self._layouts[device] = matrix.to(device), torch.tensor(self.lengths, device=device)
+        return self._layouts[device]
 
     def _assemble(self, canvas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Full input ids, attention mask (None without padding) and the ``(B, L)`` canvas columns (None when
-        every row's canvas starts at the same column)."""
+        every row's canvas starts at the same column). A single prefix serves a batch of any size."""
         b, length = canvas.shape
-        device = canvas.device
-        longest = max(self.lengths, default=0)
+        matrix, starts = self._layout(canvas.device)
         if len(set(self.lengths)) <= 1:
-            prefix = torch.tensor(self.prefixes, dtype=torch.long, device=device).view(b, longest)
-            return torch.cat([prefix, canvas], dim=1), None, None
-        ids = torch.full((b, longest + length), self.denoiser.pad_token_id, dtype=torch.long, device=device)
-        keep = torch.zeros_like(ids, dtype=torch.bool)
-        starts = torch.tensor(self.lengths, device=device)
-        cols = starts[:, None] + torch.arange(length, device=device)
-        for r, p in enumerate(self.prefixes):
-            ids[r, : len(p)] = torch.tensor(p, dtype=torch.long, device=device)
+            return torch.cat([matrix.expand(b, -1), canvas], dim=1), None, None
+        pad = torch.full((b, length), self.denoiser.pad_token_id, dtype=torch.long, device=canvas.device)
+        ids = torch.cat([matrix, pad], dim=1)
+        cols = starts[:, None] + torch.arange(length, device=canvas.device)
         ids.scatter_(1, cols, canvas)
-        keep |= torch.arange(ids.shape[1], device=device)[None, :] < (starts + length)[:, None]
+        keep = torch.arange(ids.shape[1], device=canvas.device)[None, :] < (starts + length)[:, None]
         return ids, keep, cols
 
     @torch.no_grad()

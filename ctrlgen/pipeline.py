@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -83,6 +83,7 @@ class DiffusionLM:
         self.denoiser = denoiser.eval()
         self.schedule = schedule_from_name(denoiser.schedule_name)
         self.last_report = GenerationReport()
+        self._unprompted: dict[tuple[str | None, float], CanvasDenoiser] = {}
 
     # -- persistence -------------------------------------------------------------------------------------
     @classmethod
@@ -156,7 +157,8 @@ class DiffusionLM:
         )
 
     # -- sampling ----------------------------------------------------------------------------------------
-    def _canvas_denoiser(self, prefixes: list[list[int]], label: str | None, cfg_weight: float) -> CanvasDenoiser:
+    def _label_index(self, label: str | None, cfg_weight: float) -> int | None:
+        """The label's index for classifier-free guidance (None without a label); typed errors otherwise."""
         index = None
         if label is not None:
             names = list(self.denoiser.label_names)
@@ -169,6 +171,10 @@ class DiffusionLM:
             raise InvalidArgumentError(f"cfg weight must be a finite number, got {cfg_weight!r}")
         if label is None and cfg_weight != 1.0:
             raise InvalidArgumentError("cfg_weight needs a label to guide towards")
+        return index
+
+    def _canvas_denoiser(self, prefixes: list[list[int]], label: str | None, cfg_weight: float) -> CanvasDenoiser:
+        index = self._label_index(label, cfg_weight)
         return CanvasDenoiser(
             self.denoiser, prefixes, self._banned, index, cfg_weight, len(self.vocabulary.token_bytes)
         )
@@ -176,18 +182,16 @@ class DiffusionLM:
     @torch.no_grad()
     def denoise(self, canvas: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` canvas -> ``(B, L, V)`` float32 SUBS log-probabilities of the clean tokens (no prompt)."""
-        prefix = self.denoiser.prefix_ids(None)
-        return self._canvas_denoiser([prefix] * canvas.shape[0], None, 1.0)(canvas)
+        return self.conditional_denoiser(None)(canvas)
 
-    def conditional_denoiser(self, label: str, weight: float = 1.0) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The SUBS log-probabilities of a class-conditional model under classifier-free guidance:
-        ``uncond + weight * (cond - uncond)`` on the logits, with one batched forward for both."""
-        self._canvas_denoiser([], label, weight)  # validates
-
-        def denoise(canvas: torch.Tensor) -> torch.Tensor:
-            return self._canvas_denoiser([self.denoiser.prefix_ids(None)] * canvas.shape[0], label, weight)(canvas)
-
-        return denoise
+    def conditional_denoiser(self, label: str | None, weight: float = 1.0) -> CanvasDenoiser:
+        """The SUBS log-probabilities without a prompt, of a class-conditional model under classifier-free
+        guidance when ``label`` is given: ``uncond + weight * (cond - uncond)`` on the logits, with one batched
+        forward for both. One object, called at every step."""
+        key = (label, weight)
+        if key not in self._unprompted:
+            self._unprompted[key] = self._canvas_denoiser([self.denoiser.prefix_ids(None)], label, weight)
+        return self._unprompted[key]
 
     def _sampler(
         self, sampler: str | Sampler, steps: int | None, temperature: float | None, top_p: float | None
@@ -318,7 +322,7 @@ class DiffusionLM:
             plan = plan_constraints(hard, self.vocabulary, length, room, most_probable)
             length = plan.length
         length = min(64, room) if length is None else length
-        self._canvas_denoiser([], label, cfg_weight)  # bad labels fail before any work
+        self._label_index(label, cfg_weight)  # bad labels fail before any work
         styles = [style_guide(s, self.tokenizer) for s in soft]
         all_guides = ([plan.guide] if plan else []) + self._first_token_guides + styles + list(guides)
         traces: list[list[torch.Tensor]] = []
@@ -429,7 +433,7 @@ class DiffusionLM:
             raise InvalidArgumentError(f"saliency_temperature must be finite and >= 0, got {saliency_temperature!r}")
         if not isinstance(best_of, int) or best_of < 1:
             raise InvalidArgumentError(f"best_of must be a positive integer, got {best_of!r}")
-        denoise = self._canvas_denoiser([self.denoiser.prefix_ids(None)] * (n * best_of), label, cfg_weight)
+        denoise = self.conditional_denoiser(label, cfg_weight)
         hard, soft = _split_constraints(constraints)
         if best_of > 1 and not soft:
             raise InvalidArgumentError("best_of ranks candidates by a style classifier: give a Style constraint")

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -118,3 +119,25 @@ def _private_automaton_cache(tmp_path_factory):
     import os
 
     os.environ["CTRLGEN_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+_AB_ATOMS = st.sampled_from(["a", "b", "[ab]", "ab", "ba"])
+
+
+@st.composite
+def small_regexes(draw, depth=2):
+    """Random regexes over a and b: concatenation, alternation, option, star and bounded repetition."""
+    if depth == 0 or draw(st.booleans()):
+        return draw(_AB_ATOMS)
+    left, right = draw(small_regexes(depth=depth - 1)), draw(small_regexes(depth=depth - 1))
+    shape = draw(st.sampled_from(["cat", "alt", "opt", "star", "rep"]))
+    if shape == "cat":
+        return left + right
+    if shape == "alt":
+        return f"({left}|{right})"
+    if shape == "opt":
+        return f"({left})?"
+    if shape == "star":
+        return f"({left})*"
+    lo = draw(st.integers(0, 3))
+    return f"({left}){{{lo},{lo + draw(st.integers(0, 2))}}}"

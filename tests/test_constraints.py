@@ -18,27 +18,7 @@ from ctrlgen.guidance.vocabulary import token_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import random_lm
-
-atoms = st.sampled_from(["a", "b", "[ab]", "ab", "ba"])
-
-
-@st.composite
-def small_regexes(draw, depth=2):
-    if depth == 0 or draw(st.booleans()):
-        return draw(atoms)
-    left, right = draw(small_regexes(depth=depth - 1)), draw(small_regexes(depth=depth - 1))
-    shape = draw(st.sampled_from(["cat", "alt", "opt", "star", "rep"]))
-    if shape == "cat":
-        return left + right
-    if shape == "alt":
-        return f"({left}|{right})"
-    if shape == "opt":
-        return f"({left})?"
-    if shape == "star":
-        return f"({left})*"
-    lo = draw(st.integers(0, 3))
-    return f"({left}){{{lo},{lo + draw(st.integers(0, 2))}}}"
+from tests.conftest import random_lm, small_regexes
 
 
 def _min_tokens(text: str, pieces: set[str]) -> float:

@@ -43,9 +43,7 @@ def test_batch_of_prompts_gives_n_per_prompt(tiny_lm):
     assert tiny_lm.last_report.n == 4
 
 
-@pytest.mark.parametrize(
-    "bad", [42, [], [1, 2], [{"role": "user"}], {"role": "user", "content": "x"}, [[]], ["a", []]]
-)
+@pytest.mark.parametrize("bad", [42, [], [1, 2], [{"role": "user"}], {"role": "user", "content": "x"}, [[]], ["a", []]])
 def test_bad_prompts_are_typed_errors(tiny_lm, bad):
     with pytest.raises(InvalidArgumentError):
         tiny_lm.generate(prompt=bad, n=1, length=4)

@@ -22,6 +22,7 @@ from ctrlgen.sampling import (
     RemaskingSampler,
     SemiAutoregressiveSampler,
 )
+from tests.conftest import small_regexes
 
 V, MASK, END = 8, 1, 0
 
@@ -403,32 +404,11 @@ class RandomTokenDenoiser:
         return subs_log_probs(logits, x, self.mask_token_id)
 
 
-ab_atoms = st.sampled_from(["a", "b", "[ab]", "ab", "ba"])
-
-
-@st.composite
-def ab_regexes(draw, depth=2):
-    if depth == 0 or draw(st.booleans()):
-        return draw(ab_atoms)
-    left, right = draw(ab_regexes(depth=depth - 1)), draw(ab_regexes(depth=depth - 1))
-    shape = draw(st.sampled_from(["cat", "alt", "opt", "star", "rep"]))
-    if shape == "cat":
-        return left + right
-    if shape == "alt":
-        return f"({left}|{right})"
-    if shape == "opt":
-        return f"({left})?"
-    if shape == "star":
-        return f"({left})*"
-    lo = draw(st.integers(0, 3))
-    return f"({left}){{{lo},{lo + draw(st.integers(0, 2))}}}"
-
-
 @st.composite
 def hard_constraints(draw):
     """A regex over a/b, or a token-length range."""
     if draw(st.booleans()):
-        return Regex(draw(ab_regexes()))
+        return Regex(draw(small_regexes()))
     lo = draw(st.integers(0, 5))
     return Length(min=lo, max=lo + draw(st.integers(0, 3)))
 
