@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..constraints.errors import UnsatisfiableConstraintError
 from . import _kernels as K
 from .automaton import TokenAutomaton
-from .categorical import draw_categorical
+from .categorical import MaskedRows, draw_from_uniforms
 
 __all__ = ["DeviceAutomaton", "position_classes", "reachability", "allowed_classes", "joint_sample"]
 
@@ -49,11 +50,18 @@ class DeviceAutomaton:
     pred_src: np.ndarray
     accept: np.ndarray
     token_class: torch.Tensor  #: (V,) int64 on the device, -1 for tokens never allowed
+    token_bucket: torch.Tensor  #: (V,) int64 on the device: the token's class, ``num_classes`` if never allowed
+    bucket: np.ndarray  #: ``token_bucket`` for the kernels
+    class_ptr: np.ndarray  #: (C + 2,) the tokens of bucket ``c`` are ``class_tok[class_ptr[c]:class_ptr[c + 1]]``
+    class_tok: np.ndarray  #: (V,) token ids by bucket, ascending within each
     start: int
 
     @classmethod
     def build(cls, automaton: TokenAutomaton, device: torch.device | str = "cpu") -> DeviceAutomaton:
         s = automaton.num_states
+        bucket = automaton.token_class.astype(np.int64)
+        bucket = np.where(bucket >= 0, bucket, automaton.num_classes)
+        class_ptr, class_tok = K.csr(bucket, (np.arange(len(bucket), dtype=np.int64),), automaton.num_classes + 1)
         src, c, dst = automaton.edges()
         out_ptr, out_cls, out_dst = K.csr(src, (c, dst), s)
         in_ptr, in_src, in_cls = K.csr(dst, (src, c), s)
@@ -75,6 +83,10 @@ class DeviceAutomaton:
             pred_src,
             automaton.accept.astype(np.uint8),
             torch.from_numpy(automaton.token_class.astype("int64")).to(device),
+            torch.from_numpy(bucket).to(device),
+            bucket,
+            class_ptr,
+            class_tok,
             automaton.start,
         )
 
@@ -119,14 +131,40 @@ def allowed_classes(
     return torch.from_numpy(out).to(tokens.device).bool()
 
 
+def _kernel_ready(t: torch.Tensor) -> bool:
+    """A 2-D CPU tensor the compiled kernels can read and write in place (through a numpy view)."""
+    return t.device.type == "cpu" and t.dim() == 2 and t.is_contiguous() and t.dtype in (torch.float32, torch.float64)
+
+
 def class_weights(dev: DeviceAutomaton, probs: torch.Tensor) -> torch.Tensor:
-    """``(B, L, C)`` float64: the model's probability mass on each class (tokens outside every class dropped)."""
-    b, n, v = probs.shape
-    # tokens of no class go to one extra bucket, dropped after: no copy of the (B, L, V) distribution
-    bucket = torch.where(dev.token_class >= 0, dev.token_class, dev.num_classes)
-    out = torch.zeros(b, n, dev.num_classes + 1, dtype=torch.float64, device=probs.device)
-    out.index_add_(2, bucket, probs.double())
+    """``(..., C)`` float64: the model's probability mass on each class (tokens outside every class dropped), for
+    each row of ``(..., V)`` probabilities (the whole ``(B, L, V)`` distribution, or the ``(M, V)`` rows of the
+    masked positions: the same sums, row for row, summed in token order either way)."""
+    if probs.dtype == torch.float64 and _kernel_ready(probs):
+        return torch.from_numpy(K.class_sums(probs.numpy(), dev.bucket, dev.num_classes))
+    # tokens of no class go to one extra bucket, dropped after: no copy of the distribution
+    out = torch.zeros(*probs.shape[:-1], dev.num_classes + 1, dtype=torch.float64, device=probs.device)
+    out.index_add_(probs.dim() - 1, dev.token_bucket, probs.double())
     return out[..., :-1]
+
+
+def mask_vocabulary(
+    dev: DeviceAutomaton, values: torch.Tensor, allowed: torch.Tensor, sel: torch.Tensor | None
+) -> None:
+    """In place: ``-inf`` on every token of ``values[sel]`` (``(M, V)`` log-probability rows; ``sel`` None: all)
+    whose class the matching row of ``allowed`` (``(K, C)`` bool) does not hold, and on tokens of no class."""
+    if not len(allowed):
+        return
+    keep = torch.cat([allowed, torch.zeros_like(allowed[:, :1])], dim=1)  # (K, C + 1): no-class bucket last
+    if _kernel_ready(values):
+        idx = torch.arange(len(values)) if sel is None else sel
+        K.mask_rows(values.numpy(), idx.numpy(), keep.to(torch.uint8).numpy(), dev.bucket)
+        return
+    forbidden = ~keep.gather(1, dev.token_bucket.expand(len(keep), -1))  # (K, V)
+    if sel is None:
+        values.masked_fill_(forbidden, float("-inf"))
+    else:
+        values.index_copy_(0, sel, values.index_select(0, sel).masked_fill_(forbidden, float("-inf")))
 
 
 def joint_sample(
@@ -134,7 +172,7 @@ def joint_sample(
     tokens: torch.Tensor,
     masked: torch.Tensor,
     commit: torch.Tensor,
-    probs: torch.Tensor,
+    probs: torch.Tensor | MaskedRows,
     allowed: torch.Tensor,
     generator: torch.Generator,
     most_probable: bool = False,
@@ -151,7 +189,9 @@ def joint_sample(
     tokens, masked, commit:
         ``(B, L)`` canvas, masked positions, positions to commit now (a subset of ``masked``).
     probs:
-        ``(B, L, V)`` sampling distribution (already zero on tokens the mask forbids).
+        ``(B, L, V)`` sampling distribution (already zero on tokens the mask forbids), or its rows at the
+        masked positions (:class:`MaskedRows`, columns counted from the start of ``tokens``): only those are
+        read, so the vocabulary-wide work scales with the masked positions.
     allowed:
         ``(B, L, C)`` bool from :func:`allowed_classes`; a tiny floor on these classes keeps a valid
         completion drawable when the distribution gives none any mass (a nucleus cut can do that).
@@ -162,7 +202,13 @@ def joint_sample(
         ``(B, L)`` int64, the drawn tokens at ``commit`` and ``tokens`` elsewhere.
     """
     b, n = tokens.shape
-    w = class_weights(dev, probs)
+    if not isinstance(probs, MaskedRows):
+        probs = MaskedRows.gather(probs, masked | commit)
+    # class marginals at the masked positions only (the kernel reads no other); zero elsewhere, as the
+    # all-False rows of ``allowed`` at fixed positions make them anyway
+    w = torch.zeros(b, n, dev.num_classes, dtype=torch.float64, device=tokens.device)
+    if len(probs):
+        w[probs.rows, probs.cols] = class_weights(dev, probs.values)
     w = torch.where(allowed, w + 1e-200, torch.zeros_like(w))
     uniforms = torch.rand(b, n + 1, generator=generator, dtype=torch.float64).numpy()
     path = K.joint_path(
@@ -185,9 +231,30 @@ def joint_sample(
     out = tokens.clone()
     if rows.numel():
         # a token within each committed position's class, drawn from the model (argmax for max-product)
-        in_class = dev.token_class.unsqueeze(0) == path_cls[rows, cols].unsqueeze(1)  # (K, V)
-        tok_w = probs[rows, cols].double() * in_class
-        tok_w = torch.where(tok_w.sum(-1, keepdim=True) > 0, tok_w, in_class.double())
-        drawn = tok_w.argmax(-1) if most_probable else draw_categorical(tok_w, generator)
-        out[rows, cols] = drawn
+        k = probs.index((b, n))[rows, cols]
+        if bool((k < 0).any()):
+            raise ValueError("joint_sample: probs has no row for a committed position (it must be masked)")
+        cls = path_cls[rows, cols]
+        if bool((cls < 0).any()):
+            raise UnsatisfiableConstraintError("no completion of the canvas has positive weight: cannot commit")
+        out[rows, cols] = _draw_in_class(dev, probs.values, k, cls, generator, most_probable)
     return out
+
+
+def _draw_in_class(
+    dev: DeviceAutomaton, values: torch.Tensor, k: torch.Tensor, cls: torch.Tensor, generator, most_probable: bool
+) -> torch.Tensor:
+    """A token of class ``cls[j]`` for each row ``values[k[j]]`` of the sampling distribution, drawn from the model
+    restricted to the class (argmax for max-product; uniform over the class when it has no mass there)."""
+    if not most_probable:
+        u = torch.rand(len(k), 1, generator=generator, dtype=torch.float64)  # what draw_categorical takes
+    if values.dtype == torch.float64 and _kernel_ready(values):
+        uniforms = u[:, 0].numpy() if not most_probable else np.zeros(len(k))
+        drawn = K.draw_in_class(
+            values.numpy(), k.numpy(), cls.numpy(), dev.class_ptr, dev.class_tok, uniforms, most_probable
+        )
+        return torch.from_numpy(drawn)
+    in_class = dev.token_class.unsqueeze(0) == cls.unsqueeze(1)  # (K, V)
+    tok_w = values.index_select(0, k).double() * in_class
+    tok_w = torch.where(tok_w.sum(-1, keepdim=True) > 0, tok_w, in_class.double())
+    return tok_w.argmax(-1) if most_probable else draw_from_uniforms(tok_w, u)

@@ -7,12 +7,14 @@ is one span; a template has one span per slot, its literal text fixed around the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from ..constraints.errors import UnsatisfiableConstraintError
 from .automaton import TokenAutomaton
-from .feasibility import DeviceAutomaton, allowed_classes, joint_sample, reachability
+from .categorical import MaskedRows
+from .feasibility import DeviceAutomaton, allowed_classes, joint_sample, mask_vocabulary, reachability
 from .interface import Guide, StepState
 
 __all__ = ["Span", "ConstraintGuide", "BanTokens"]
@@ -39,6 +41,11 @@ class ConstraintGuide(Guide):
     most_probable:
         Commit the most probable valid assignment (max-product) instead of sampling one.
     """
+
+    #: :meth:`process_logits` and :meth:`sample` work on the rows of the masked positions
+    #: (:class:`~ctrlgen.guidance.categorical.MaskedRows`) when :class:`ctrlgen.sampling.Sampler` offers them:
+    #: the vocabulary-wide work of a step then scales with the masked positions, not with ``B * L * V``.
+    takes_masked_rows: ClassVar[bool] = True
 
     def __init__(self, spans: list[Span], most_probable: bool = False) -> None:
         self.spans = spans
@@ -75,8 +82,20 @@ class ConstraintGuide(Guide):
                     shortest=shortest,
                 )
 
-    def process_logits(self, state: StepState) -> torch.Tensor:
-        log_probs = state.log_probs.clone()
+    def process_logits(self, state: StepState) -> torch.Tensor | MaskedRows:
+        """Forbid, at every masked position of each span, the tokens whose class would leave the span
+        impossible to complete (and tokens of no class); fixed positions are left alone.
+
+        The mask is built and applied on the rows of the masked positions only (``(M, V)``, never
+        ``(B, L, V)``). Under :class:`ctrlgen.sampling.Sampler`'s loop the state offers those rows
+        (``state.masked_rows``, this step's own copy): they are masked in place and returned as they are.
+        Given a plain :class:`StepState`, the result is a new dense tensor, as the :class:`Guide` contract says;
+        ``state.log_probs`` is never written either way.
+        """
+        rows = getattr(state, "masked_rows", None)
+        dense = rows is None
+        if dense:
+            rows = MaskedRows.gather(state.log_probs, state.masked)
         self._allowed = []
         for i, span in enumerate(self.spans):
             dev = self._dev(i, state.tokens.device)
@@ -84,27 +103,31 @@ class ConstraintGuide(Guide):
             fwd, bwd = reachability(dev, state.tokens[:, sub], state.masked[:, sub])
             allowed = allowed_classes(dev, state.tokens[:, sub], state.masked[:, sub], fwd, bwd)  # (B, l, C)
             self._allowed.append(allowed)
-            cls = dev.token_class
-            forbidden = ~allowed[..., cls.clamp_min(0)] | (cls < 0)  # (B, l, V)
-            forbidden &= state.masked[:, sub].unsqueeze(-1)  # fixed positions are left alone
-            log_probs[:, sub].masked_fill_(forbidden, float("-inf"))
-        return log_probs
+            k, r, c = rows.locate(span.start, span.stop)
+            mask_vocabulary(dev, rows.values, allowed[r, c], k)  # on the span's masked rows, in place
+        return rows.dense() if dense else rows
 
     def sample(
-        self, state: StepState, probs: torch.Tensor, commit: torch.Tensor, candidates: torch.Tensor
+        self, state: StepState, probs: torch.Tensor | MaskedRows, commit: torch.Tensor, candidates: torch.Tensor
     ) -> torch.Tensor | None:
+        """Draw each span's committed positions jointly (:func:`joint_sample`). ``probs`` is the dense
+        ``(B, L, V)`` distribution or, from :class:`ctrlgen.sampling.Sampler` (this guide declares
+        :attr:`takes_masked_rows`), its rows at the masked positions; only those rows are read."""
+        if not isinstance(probs, MaskedRows):
+            probs = MaskedRows.gather(probs, state.masked | commit)
         out = candidates.clone()
         for i, span in enumerate(self.spans):
             sub = slice(span.start, span.stop)
             if not commit[:, sub].any():
                 continue
             dev = self._dev(i, state.tokens.device)
+            inside = probs.within(span.start, span.stop)
             out[:, sub] = joint_sample(
                 dev,
                 state.tokens[:, sub],
                 state.masked[:, sub],
                 commit[:, sub],
-                probs[:, sub],
+                inside,
                 self._allowed[i],
                 state.generator,
                 self.most_probable,
@@ -118,7 +141,16 @@ class BanTokens(Guide):
     def __init__(self, token_ids: list[int]) -> None:
         self.token_ids = list(token_ids)
 
-    def process_logits(self, state: StepState) -> torch.Tensor:
+    #: :meth:`process_logits` works on the masked rows when the sampler offers them (see :class:`ConstraintGuide`).
+    takes_masked_rows: ClassVar[bool] = True
+
+    def process_logits(self, state: StepState) -> torch.Tensor | MaskedRows:
+        rows = getattr(state, "masked_rows", None)
+        if rows is not None:  # the sampler's rows of the masked positions, this step's own copy
+            if len(rows) and self.token_ids:
+                ids = torch.tensor(self.token_ids, dtype=torch.long, device=rows.values.device)
+                rows.values.index_fill_(1, ids, float("-inf"))
+            return rows
         log_probs = state.log_probs.clone()
         banned = log_probs[..., self.token_ids]
         log_probs[..., self.token_ids] = torch.where(state.masked.unsqueeze(-1), float("-inf"), banned)

@@ -132,3 +132,158 @@ def test_max_product_returns_the_most_probable_valid_assignment():
     )
     best = max(completions(automaton, [MASK] * 3), key=lambda s: np.prod([p[0, i, t].item() for i, t in enumerate(s)]))
     assert out[0].tolist() == best
+
+
+# --- the guide's vocabulary mask, on the masked rows only ------------------------------------------------------
+
+
+@st.composite
+def canvas_batches(draw):
+    n = draw(st.integers(1, 4))
+    return [
+        [draw(st.sampled_from([MASK, MASK, END, 2, 3, 4])) for _ in range(n)] for _ in range(draw(st.integers(1, 3)))
+    ]
+
+
+def _brute_force_vocab_mask(automaton, canvas) -> torch.Tensor:
+    """``(L, V)`` bool: token ``v`` may go at masked position ``i`` iff some accepted completion of the canvas
+    (every token of the vocabulary tried at every masked position) puts it there; all False at fixed ones."""
+    out = torch.zeros(len(canvas), V, dtype=torch.bool)
+    for seq in itertools.product(*[range(V) if t == MASK else [t] for t in canvas]):
+        if automaton.accepts(list(seq)):
+            for i, t in enumerate(seq):
+                out[i, t] |= canvas[i] == MASK
+    return out
+
+
+def _guide_output(guide, tokens, log_probs, through_rows):
+    """``guide.process_logits`` as a plain caller sees it (dense in, dense out), or through the sampler loop's
+    state (rows of the masked positions in, rows out); the dense result either way."""
+    from ctrlgen.guidance.categorical import MaskedRows
+    from ctrlgen.guidance.interface import StepState
+
+    from ctrlgen.sampling.base import _LoopStepState
+
+    masked = tokens == MASK
+    args = (tokens, masked, log_probs, 0, 1, 1.0, 0.0, torch.Generator().manual_seed(0))
+    if not through_rows:
+        out = guide.process_logits(StepState(*args))
+        assert isinstance(out, torch.Tensor)
+        return out
+    state = _LoopStepState(*args)
+    out = guide.process_logits(state)
+    assert isinstance(out, MaskedRows) and out is state.masked_rows  # masked in place, on the rows only
+    state.log_probs = out
+    return state.log_probs
+
+
+@settings(max_examples=120, deadline=None)
+@given(automata(), automata(), canvas_batches(), st.integers(0, 2), st.booleans(), st.integers(0, 2**31 - 1))
+def test_guide_vocabulary_mask_matches_brute_force(a, b, canvases, split, through_rows, seed):
+    """At every masked position of a span, exactly the tokens on some accepted completion stay finite (with
+    their log-probability unchanged); fixed positions and positions outside every span are left alone, and
+    the input tensor is never written. One span over the canvas, or two spans and a free position after them
+    (a template's layout), each with its own automaton."""
+    from ctrlgen.guidance.guide import ConstraintGuide, Span
+
+    tokens = torch.tensor(canvases)
+    n = tokens.shape[1]
+    if split and n >= 2:
+        cut = min(split, n - 1)
+        spans = [Span(0, cut, a), Span(cut, n - 1, b)] if n >= 3 else [Span(0, cut, a)]
+    else:
+        spans = [Span(0, n, a)]
+    g = torch.Generator().manual_seed(seed)
+    log_probs = torch.randn(tokens.shape + (V,), generator=g).log_softmax(-1)
+    log_probs[..., MASK] = float("-inf")  # as SUBS gives
+    before = log_probs.clone()
+    out = _guide_output(ConstraintGuide(spans), tokens, log_probs, through_rows)
+    assert torch.equal(log_probs, before)
+    expected = before.clone()
+    for r, canvas in enumerate(canvases):
+        for span in spans:
+            sub = canvas[span.start : span.stop]
+            ok = _brute_force_vocab_mask(span.automaton, sub)
+            for i, t in enumerate(sub):
+                if t == MASK:
+                    expected[r, span.start + i][~ok[i]] = float("-inf")
+    assert torch.equal(out, expected)
+
+
+def test_joint_sampler_survives_forward_underflow():
+    """Mass on a state that cannot finish in the positions left (here ``D``, three tokens from acceptance with
+    one position to go) used to take the whole rescaled weight of a position while the live states, carried by
+    floor weights (a nucleus cut gave their classes no mass), underflowed to zero: no accepting state kept any
+    weight and the backward pass read past its edge lists (garbage tokens, invalid outputs, crashes). The row
+    is now filtered again over the live states: every draw is accepted, and both paths (equally weighted) occur.
+    """
+    a, b = 2, 3
+    transitions = {0: {a: 1, b: 2}, 1: {a: 3}, 2: {a: 5, b: 4}, 3: {b: 9}, 4: {b: 9}, 5: {b: 6}, 6: {b: 7}, 7: {b: 9}}
+    automaton = from_transitions(transitions, 0, [9], V, END, (MASK,))
+    dev = DeviceAutomaton.build(automaton)
+    draws = 400
+    tokens = torch.full((draws, 3), MASK)
+    masked = torch.ones_like(tokens, dtype=torch.bool)
+    fwd, bwd = reachability(dev, tokens[:1], masked[:1])
+    allowed = allowed_classes(dev, tokens[:1], masked[:1], fwd, bwd).expand(draws, -1, -1)
+    probs = torch.zeros(1, 3, V, dtype=torch.float64)
+    probs[0, 0, b] = probs[0, 1, a] = probs[0, 2, a] = 1.0  # no mass on what the live paths need
+    for most_probable in (False, True):
+        out = joint_sample(
+            dev,
+            tokens,
+            masked,
+            masked,
+            probs.expand(draws, -1, -1),
+            allowed,
+            torch.Generator().manual_seed(0),
+            most_probable,
+        )
+        rows = {tuple(r) for r in out.tolist()}
+        assert rows <= {(a, a, b), (b, b, b)}, rows
+        assert most_probable or rows == {(a, a, b), (b, b, b)}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 5), st.integers(2, 60), st.booleans(), st.integers(0, 2**31 - 1))
+def test_vocabulary_kernels_match_the_tensor_code(m, c, v, some_rows, seed):
+    """The compiled kernels behind the mask, the class marginals and the in-class draw give the bits of the
+    tensor code they replace (which still runs off the CPU)."""
+    from ctrlgen.guidance.categorical import draw_from_uniforms
+    from ctrlgen.guidance.feasibility import _draw_in_class, class_weights, mask_vocabulary
+
+    g = torch.Generator().manual_seed(seed)
+    # one state per destination: a token's class is where it leads from the start (or none); token 0 ends
+    dest = torch.randint(0, c + 1, (v,), generator=g).tolist()
+    moves = {t: d for t, d in enumerate(dest) if t > 0 and d > 0}
+    automaton = from_transitions({0: moves, **{d: {} for d in range(1, c + 1)}}, 0, list(range(c + 1)), v, 0)
+    dev = DeviceAutomaton.build(automaton)
+    c = dev.num_classes
+    token_class = dev.token_class
+    # the mask: kernel (contiguous CPU rows) against the tensor path (a strided view of the same rows)
+    values = torch.randn(m, v, generator=g)
+    allowed = torch.rand(m, c, generator=g) < 0.5
+    sel = torch.randperm(m, generator=g)[: max(1, m // 2)] if some_rows else None
+    strided = values.t().contiguous().t()
+    rows = allowed if sel is None else allowed[: len(sel)]
+    mask_vocabulary(dev, values, rows, sel)
+    mask_vocabulary(dev, strided, rows, sel)
+    assert torch.equal(values, strided)
+    # class marginals: the kernel's sums are index_add_'s, bit for bit
+    p = torch.rand(m, v, generator=g, dtype=torch.float64) * (torch.rand(m, v, generator=g) < 0.7)
+    ref = torch.zeros(m, c + 1, dtype=torch.float64).index_add_(1, dev.token_bucket, p)[:, :c]
+    assert torch.equal(class_weights(dev, p), ref)
+    # the in-class draw: the kernel against a cumsum/searchsorted over the whole row, zeros outside the class
+    p[0] = 0.0  # a row with no mass on any class: uniform over the class
+    k = torch.randint(0, m, (7,), generator=g)
+    cls = torch.randint(0, c, (7,), generator=g)
+    for most_probable in (False, True):
+        seed_u = int(torch.randint(0, 2**31, (1,), generator=g))
+        got = _draw_in_class(dev, p, k, cls, torch.Generator().manual_seed(seed_u), most_probable)
+        in_class = token_class.unsqueeze(0) == cls.unsqueeze(1)
+        tok_w = p[k] * in_class
+        tok_w = torch.where(tok_w.sum(-1, keepdim=True) > 0, tok_w, in_class.double())
+        u = torch.rand(len(k), 1, generator=torch.Generator().manual_seed(seed_u), dtype=torch.float64)
+        want = tok_w.argmax(-1) if most_probable else draw_from_uniforms(tok_w, u)
+        assert torch.equal(got, want)
+        assert bool((token_class[got] == cls).all())

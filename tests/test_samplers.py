@@ -515,3 +515,173 @@ def test_remasked_positions_are_free_again_for_the_constraint(ab_tokenizer):
     )
     assert after.checked > 0 and after.reopened > 0
     assert all(compiled.accepts(row) for row in out.tolist())
+
+
+# --- the step works on the masked rows only: bit for bit the whole-canvas computation ------------------------
+
+
+def _dense_run(sampler, denoise, canvas, mask, guides, generator, probs_seen):
+    """``Sampler.run`` and ``Sampler.step`` as they were before the step worked on the masked rows: plain
+    ``StepState``s, temperature, top-p and the draw over the whole ``(B, L, V)`` tensor, the dense ``probs``
+    handed to every guide. Appends each step's ``probs`` to ``probs_seen``."""
+    from ctrlgen.sampling.base import remaskable
+
+    x = canvas.clone()
+    fixed = x != mask
+    for guide in guides:
+        guide.prepare(x, ~fixed)
+    num_steps = sampler.total_steps(x.shape[1])
+    commit_probs = torch.ones(x.shape, dtype=torch.float64)
+    can_remask = sampler.remasks and bool((~fixed).any())
+    cached_x, cached = None, None
+    for step in range(num_steps):
+        masked = x == mask
+        if not masked.any() and not can_remask:
+            break
+        if cached_x is None or not torch.equal(cached_x, x):
+            cached_x, cached = x.clone(), denoise(x)
+        t, s = 1.0 - step / num_steps, 1.0 - (step + 1) / num_steps
+        state = StepState(x, masked, cached, step, num_steps, t, s, generator, fixed, mask, commit_probs)
+        for guide in guides:
+            if guide.is_active(step, num_steps):
+                state.log_probs = guide.process_logits(state)
+        probs = sampling_probs(state.log_probs, sampler.temperature, sampler.top_p)
+        candidates = draw_categorical(probs, generator)
+        candidate_probs = probs.gather(-1, candidates.unsqueeze(-1)).squeeze(-1)
+        commit = sampler.select(state, candidate_probs, generator) & masked
+        remasked = sampler.remask(state, generator) & remaskable(state)
+        for guide in guides:
+            drawn = guide.sample(state, probs, commit, candidates)
+            if drawn is not None:
+                candidates = drawn
+        x = torch.where(commit, candidates, x).masked_fill(remasked, mask)
+        probs_seen.append(probs)
+        if commit.any():
+            drawn_p = probs.gather(-1, x.unsqueeze(-1)).squeeze(-1)
+            commit_probs = torch.where(commit, drawn_p, commit_probs)
+    return x
+
+
+class ProbsSeen(Guide):
+    """Keeps every step's ``output.probs`` (the dense tensor, built on read)."""
+
+    def __init__(self):
+        self.probs = []
+
+    def update(self, output):
+        self.probs.append(output.probs)
+
+
+class TiltDense(Guide):
+    """A guide that knows nothing of masked rows: adds a fixed tilt at masked positions (a new dense tensor)."""
+
+    def process_logits(self, state):
+        tilt = torch.linspace(-1.0, 1.0, state.log_probs.shape[-1])
+        return state.log_probs + tilt * state.masked.unsqueeze(-1)
+
+
+class Untouched:
+    """Wraps a denoiser; checks that what it returned is never written (the loop's cache reuses it)."""
+
+    def __init__(self, denoise):
+        self.denoise, self.outputs = denoise, []
+
+    def __call__(self, x):
+        out = self.denoise(x)
+        self.outputs.append((out, out.clone()))
+        return out
+
+    def check(self):
+        assert self.outputs and all(torch.equal(a, b) for a, b in self.outputs)
+
+
+ROW_SAMPLERS = [
+    lambda **kw: AncestralSampler(**kw),
+    lambda **kw: ConfidenceSampler(**kw),
+    lambda **kw: SemiAutoregressiveSampler(block_size=3, **kw),
+    lambda **kw: RemaskingSampler(**kw),
+    lambda **kw: RemaskingSampler(loop=False, eta=0.5, **kw),
+    lambda **kw: RemaskingSampler(loop=False, remasking="conf", **kw),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(range(len(ROW_SAMPLERS))),
+    hard_constraints(),
+    st.integers(1, 8),
+    st.integers(1, 3),
+    st.one_of(st.none(), st.integers(1, 12)),
+    st.sampled_from([1.0, 0.8]),
+    st.sampled_from([1.0, 0.7]),
+    st.sampled_from(["alone", "tilt first", "tilt after", "ban"]),
+    st.booleans(),
+    st.integers(0, 2**31 - 1),
+)
+def test_masked_rows_step_gives_the_whole_canvas_steps_tokens_and_probs(
+    ab_tokenizer, which, constraint, length, batch, steps, top_p, temperature, others, most_probable, seed
+):
+    """The loop on masked rows (the guide masks and draws on ``(M, V)`` rows, the sampler computes on them)
+    gives the same tokens, the same dense ``probs`` at every step, and the same forwards as the whole-canvas
+    loop; the denoiser's output is never written."""
+    from ctrlgen.guidance.guide import BanTokens
+
+    compiled = compile_constraint(constraint, ab_tokenizer).automaton
+    assume(compiled.shortest_accepted() is not None and compiled.shortest_accepted() <= length)
+    mask = ab_tokenizer.mask_token_id
+    sampler = ROW_SAMPLERS[which](steps=steps, top_p=top_p, temperature=temperature)
+
+    def guides():
+        guide = ConstraintGuide([Span(0, length, compiled)], most_probable=most_probable)
+        extra = {"alone": [], "tilt first": [TiltDense()], "tilt after": [TiltDense()], "ban": [BanTokens([3])]}
+        return extra[others] + [guide] if others == "tilt first" else [guide] + extra[others]
+
+    canvas = torch.full((batch, length), mask)
+    new_denoise = Untouched(RandomTokenDenoiser(len(ab_tokenizer), mask, seed % 5))
+    old_denoise = Untouched(RandomTokenDenoiser(len(ab_tokenizer), mask, seed % 5))
+    seen = ProbsSeen()
+    new = sampler.run(new_denoise, canvas, mask, guides() + [seen], torch.Generator().manual_seed(seed))
+    old_probs = []
+    old = _dense_run(sampler, old_denoise, canvas, mask, guides(), torch.Generator().manual_seed(seed), old_probs)
+    assert torch.equal(new, old)
+    assert len(new_denoise.outputs) == len(old_denoise.outputs)  # the cache skips the same forwards
+    assert len(seen.probs) == len(old_probs)
+    assert all(torch.equal(a, b) for a, b in zip(seen.probs, old_probs))
+    new_denoise.check()
+    old_denoise.check()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 3),
+    st.integers(1, 6),
+    st.integers(2, 40),
+    st.sampled_from([1.0, 0.9, 0.3]),
+    st.sampled_from([1.0, 0.5, 1.7]),
+    st.integers(0, 2**31 - 1),
+)
+def test_sampling_on_masked_rows_is_the_whole_tensors_bit_for_bit(b, n, v, top_p, temperature, seed):
+    """Temperature, top-p, softmax and the inverse-CDF draw, computed on the masked rows only, equal the
+    whole-tensor computation on those rows exactly (rows with forbidden tokens and with none allowed too)."""
+    from ctrlgen.guidance.categorical import MaskedRows, draw_from_uniforms
+
+    g = torch.Generator().manual_seed(seed)
+    lp = (3 * torch.randn(b, n, v, generator=g)).log_softmax(-1)
+    lp[torch.rand(b, n, v, generator=g) < 0.3] = float("-inf")
+    lp[torch.rand(b, n, generator=g) < 0.1] = float("-inf")  # rows with every token forbidden
+    masked = torch.rand(b, n, generator=g) < 0.6
+    full = sampling_probs(lp, temperature, top_p)
+    rows = MaskedRows.gather(lp, masked)
+    part = sampling_probs(rows.values, temperature, top_p)
+    assert torch.equal(part, full[masked])
+    u = torch.rand(b, n, 1, generator=g, dtype=torch.float64)
+    whole = draw_categorical(full, torch.Generator().manual_seed(seed))
+    again = draw_from_uniforms(
+        part, torch.rand(b, n, 1, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)[masked]
+    )
+    assert torch.equal(again, whole[masked])
+    assert torch.equal(draw_from_uniforms(part, u[masked]), draw_from_uniforms(full, u)[masked])
+    # the rows round-trip: dense() is the tensor they came from, with the rows written back
+    assert torch.equal(rows.dense(), lp)
+    rows.values.fill_(0.5)
+    assert torch.equal(rows.dense(), torch.where(masked.unsqueeze(-1), torch.full_like(lp, 0.5), lp))

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import InvalidArgumentError
-from ..guidance.categorical import draw_categorical, sampling_probs
+from ..guidance.categorical import MaskedRows, draw_from_uniforms, sampling_probs
 from ..guidance.interface import Guide, StepOutput, StepState
 from ..schedules import LogLinearSchedule, NoiseSchedule
 
@@ -101,27 +101,49 @@ class Sampler:
     def step(self, state: StepState, guides: Sequence[Guide] = ()) -> StepOutput:
         """One reverse step from the guided ``state``: commit some masked positions, remask some committed ones.
 
-        Draws one candidate per position from the sampling distribution (temperature, top-p; float64), picks
-        the positions to commit (:meth:`select`) and to remask (:meth:`remask`), then lets each guide redraw
+        Draws one candidate per masked position from the sampling distribution (temperature, top-p; float64),
+        picks the positions to commit (:meth:`select`) and to remask (:meth:`remask`), then lets each guide redraw
         the committed tokens jointly (:meth:`Guide.sample`). Remasked positions simply become masked again.
         Every draw comes from ``state.generator``, in a fixed order, so a seed fixes the outcome.
+
+        Only the masked positions' rows of the distribution are computed (:class:`MaskedRows`): the work scales
+        with the masked positions, not with ``B * L * V``. A uniform is still drawn for every position, so the
+        random stream is the one of a draw over the whole canvas; at a position that is not masked the candidate
+        is its own token, with probability 1 (what the SUBS point mass there gives). Guides that declare
+        ``takes_masked_rows`` get the rows as ``probs`` in :meth:`Guide.sample`, others the dense ``(B, L, V)``
+        tensor; the returned :class:`StepOutput` builds its dense ``probs`` only if someone reads it.
         """
         generator = state.generator
-        probs = sampling_probs(state.log_probs, self.temperature, self.top_p)
-        candidates = draw_categorical(probs, generator)
-        candidate_probs = probs.gather(-1, candidates.unsqueeze(-1)).squeeze(-1)
+        lp = _masked_rows(state)
+        scratch = getattr(state, "_scratch", None)  # the loop's buffers (a plain StepState has none)
+        f64 = None if scratch is None else scratch("logits", *lp.values.shape, torch.float64, lp.values.device)
+        probs = sampling_probs(lp.values, self.temperature, self.top_p, f64)  # (M, V) float64, a new tensor
+        u = torch.rand(state.masked.shape + (1,), generator=generator, dtype=torch.float64)
+        drawn = draw_from_uniforms(probs, u.to(probs.device)[lp.rows, lp.cols], f64)  # (M,); f64 is free again
+        candidates = state.tokens.clone()
+        candidates[lp.rows, lp.cols] = drawn
+        candidate_probs = torch.ones(state.masked.shape, dtype=torch.float64, device=state.masked.device)
+        candidate_probs[lp.rows, lp.cols] = probs.gather(-1, drawn.unsqueeze(-1)).squeeze(-1)
         commit = self.select(state, candidate_probs, generator) & state.masked
         remasked = self.remask(state, generator) & remaskable(state)
+        rows = MaskedRows(lp.rows, lp.cols, probs, _OtherRows(lp, state.masked, self.temperature, self.top_p))
+        dense = None  # the (B, L, V) distribution, built only for a guide that wants it
         for guide in guides:
-            drawn = guide.sample(state, probs, commit, candidates)
-            if drawn is not None:
-                candidates = drawn
+            if getattr(guide, "takes_masked_rows", False):
+                drawn_by_guide = guide.sample(state, rows, commit, candidates)
+            elif _overrides_sample(guide):
+                dense = rows.dense() if dense is None else dense
+                drawn_by_guide = guide.sample(state, dense, commit, candidates)
+            else:
+                continue  # Guide.sample: leaves the candidates alone
+            if drawn_by_guide is not None:
+                candidates = drawn_by_guide
         tokens = torch.where(commit, candidates, state.tokens)
         if remasked.any():
             if state.mask_token_id is None:
                 raise InvalidArgumentError("a step that remasks needs state.mask_token_id")
             tokens = tokens.masked_fill(remasked, state.mask_token_id)
-        return StepOutput(tokens, commit, probs, state.step, remasked)
+        return _RowsStepOutput(tokens, commit, rows if dense is None else dense, state.step, remasked)
 
     # -- the reverse loop ------------------------------------------------------------------------------------
 
@@ -154,6 +176,7 @@ class Sampler:
         commit_probs = torch.ones(x.shape, dtype=torch.float64, device=x.device)
         can_remask = self.remasks and bool((~fixed).any())
         cached_x, cached = None, None
+        scratch = _Scratch()
         for step in tqdm(range(num_steps), disable=not progress, desc="denoising", leave=False):
             masked = x == mask_token_id
             if not masked.any() and not can_remask:
@@ -161,7 +184,10 @@ class Sampler:
             if cached_x is None or not torch.equal(cached_x, x):
                 cached_x, cached = x.clone(), denoise(x)  # nothing changed: skip the network
             t, s = 1.0 - step / num_steps, 1.0 - (step + 1) / num_steps
-            state = StepState(x, masked, cached, step, num_steps, t, s, generator, fixed, mask_token_id, commit_probs)
+            state = _LoopStepState(
+                x, masked, cached, step, num_steps, t, s, generator, fixed, mask_token_id, commit_probs
+            )
+            state._scratch = scratch
             for guide in guides:
                 if guide.is_active(step, num_steps):
                     state.log_probs = guide.process_logits(state)
@@ -169,8 +195,7 @@ class Sampler:
             _check_step(state, output, fixed)
             x = output.tokens
             if output.committed.any():
-                drawn_p = output.probs.gather(-1, x.unsqueeze(-1)).squeeze(-1).to(commit_probs.dtype)
-                commit_probs = torch.where(output.committed, drawn_p, commit_probs)
+                commit_probs = _record_commit_probs(output, x, commit_probs)
             for guide in guides:
                 guide.update(output)
         if (x == mask_token_id).any():
@@ -188,3 +213,126 @@ def _check_step(state: StepState, output: StepOutput, fixed: torch.Tensor) -> No
             raise RuntimeError(f"step {state.step} remasked a masked position or one fixed from the start")
         if state.s <= 0:
             raise RuntimeError("the last step must not remask")
+
+
+# -- the rows of the masked positions -------------------------------------------------------------------------
+
+
+def _masked_rows(state: StepState) -> MaskedRows:
+    """The guided log-probabilities at ``state.masked``: the loop's own rows, or gathered from a plain state."""
+    rows = getattr(state, "masked_rows", None)
+    return rows if rows is not None else MaskedRows.gather(state.log_probs, state.masked)
+
+
+def _overrides_sample(guide: Guide) -> bool:
+    return getattr(guide.sample, "__func__", None) is not Guide.sample
+
+
+class _LoopStepState(StepState):
+    """The :class:`StepState` of :meth:`Sampler.run`: the log-probabilities are held either as the dense
+    ``(B, L, V)`` tensor or as the rows of the masked positions (:class:`MaskedRows`), whichever the last guide
+    returned, and converted only when read the other way.
+
+    ``state.log_probs`` reads the dense tensor, built on first read from the rows (never written: the denoiser
+    output stays as it was, for the loop's cache); ``state.masked_rows`` reads the rows, gathered on first
+    read (this step's own copy, in a buffer the loop reuses at the next step; a guide may change it in place
+    and return it). Guides that work on rows
+    (``ConstraintGuide``, ``BanTokens``) return them, so a step with only such guides never touches all of
+    ``B * L * V``; any other guide sees exactly the dense tensor it saw before.
+    """
+
+    __slots__ = ("_dense", "_rows", "_scratch")
+
+    @property
+    def log_probs(self) -> torch.Tensor:
+        if self._dense is None:
+            self._dense = self._rows.dense()
+        return self._dense
+
+    @log_probs.setter
+    def log_probs(self, value: torch.Tensor | MaskedRows) -> None:
+        if isinstance(value, MaskedRows):
+            self._dense, self._rows = None, value
+        else:
+            self._dense, self._rows = value, None
+
+    @property
+    def masked_rows(self) -> MaskedRows:
+        if self._rows is None:
+            scratch, device = getattr(self, "_scratch", None), self._dense.device
+            buffer = None if scratch is None else (lambda m, v, dtype: scratch("rows", m, v, dtype, device))
+            self._rows = MaskedRows.gather(self._dense, self.masked, buffer)
+        return self._rows
+
+
+class _Scratch:
+    """Buffers of one :meth:`Sampler.run`, reused from step to step for what does not outlive a step (the
+    log-probability rows, the float64 logits, the CDF): a fresh ``(M, V)`` allocation each step costs more in
+    page faults than the arithmetic done on it. ``scratch(key, rows, cols, dtype, device)``: a contiguous
+    ``(rows, cols)`` view of the buffer ``key``, grown when needed; its previous contents are overwritten."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def __call__(self, key: str, rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        key = f"{key}/{dtype}"
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.numel() < rows * cols or buffer.device != torch.device(device):
+            buffer = self._buffers[key] = torch.empty(rows * cols, dtype=dtype, device=device)
+        return buffer[: rows * cols].view(rows, cols)
+
+
+class _OtherRows:
+    """The ``base`` of a step's :class:`MaskedRows` of sampling probabilities: a new ``(B, L, V)`` float64
+    tensor holding, at the positions that were not masked, ``sampling_probs`` of the guided log-probabilities
+    there (what the whole-canvas computation gave); :meth:`MaskedRows.dense` writes the masked rows in."""
+
+    def __init__(self, lp: MaskedRows, masked: torch.Tensor, temperature: float, top_p: float) -> None:
+        self.lp, self.masked, self.temperature, self.top_p = lp, masked, temperature, top_p
+
+    def __call__(self) -> torch.Tensor:
+        b, n = self.masked.shape
+        v, device = self.lp.values.shape[-1], self.lp.values.device
+        out = torch.zeros(b, n, v, dtype=torch.float64, device=device)
+        other = ~self.masked
+        if isinstance(self.lp.base, torch.Tensor) and bool(other.any()):
+            out[other] = sampling_probs(self.lp.base[other], self.temperature, self.top_p)
+        return out
+
+
+class _RowsStepOutput(StepOutput):
+    """The :class:`StepOutput` of :meth:`Sampler.step`: ``probs`` is kept as the rows of the masked positions
+    and built dense (``(B, L, V)`` float64, the same values as a whole-canvas computation) on first read."""
+
+    __slots__ = ("_probs", "_rows")
+
+    @property
+    def probs(self) -> torch.Tensor:
+        if self._probs is None:
+            self._probs = self._rows.dense()
+        return self._probs
+
+    @probs.setter
+    def probs(self, value: torch.Tensor | MaskedRows) -> None:
+        if isinstance(value, MaskedRows):
+            self._probs, self._rows = None, value
+        else:
+            self._probs, self._rows = value, None
+
+    @property
+    def masked_probs(self) -> MaskedRows | None:
+        """The rows of ``probs`` at the step's masked positions (None if ``probs`` was set dense)."""
+        return self._rows
+
+
+def _record_commit_probs(output: StepOutput, x: torch.Tensor, commit_probs: torch.Tensor) -> torch.Tensor:
+    """``commit_probs`` with, at each position committed by ``output``, the probability its token ``x`` had."""
+    rows = getattr(output, "masked_probs", None)
+    if rows is None:
+        drawn_p = output.probs.gather(-1, x.unsqueeze(-1)).squeeze(-1).to(commit_probs.dtype)
+        return torch.where(output.committed, drawn_p, commit_probs)
+    k = output.committed[rows.rows, rows.cols].nonzero().squeeze(1)  # committed positions are masked ones
+    r, c = rows.rows[k], rows.cols[k]
+    out = commit_probs.clone()
+    out[r, c] = rows.values[k, x[r, c]].to(commit_probs.dtype)
+    return out
