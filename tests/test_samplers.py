@@ -517,6 +517,31 @@ def test_remasked_positions_are_free_again_for_the_constraint(ab_tokenizer):
     assert all(compiled.accepts(row) for row in out.tolist())
 
 
+
+@pytest.mark.parametrize("name", sorted(REGISTERED))
+def test_constraint_guided_runs_never_build_the_whole_canvas_tensor(ab_tokenizer, monkeypatch, name):
+    """With only row-aware guides, no sampler (its own selection rule included) reads the dense ``(B, L, V)``
+    log-probabilities or probabilities: the guide's cost stays proportional to the masked positions."""
+    from ctrlgen.guidance.categorical import MaskedRows
+
+    def refuse(self):
+        raise AssertionError(f"{name} built the dense tensor")
+
+    monkeypatch.setattr(MaskedRows, "dense", refuse)
+    length, mask = 9, ab_tokenizer.mask_token_id
+    compiled = compile_constraint(Regex("[ab]{3,8}"), ab_tokenizer).automaton
+    sampler = REGISTERED[name](steps=6)
+    if isinstance(sampler, SemiAutoregressiveSampler):
+        sampler = SemiAutoregressiveSampler(steps=6, block_size=3)
+    out = sampler.run(
+        RandomTokenDenoiser(len(ab_tokenizer), mask),
+        torch.full((3, length), mask),
+        mask,
+        [ConstraintGuide([Span(0, length, compiled)])],
+        torch.Generator().manual_seed(0),
+    )
+    assert all(compiled.accepts(row) for row in out.tolist())
+
 # --- the step works on the masked rows only: bit for bit the whole-canvas computation ------------------------
 
 

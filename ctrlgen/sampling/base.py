@@ -90,11 +90,11 @@ class Sampler:
         schedule = self.schedule or LogLinearSchedule()
         return float(schedule.alpha(torch.tensor(t, dtype=torch.float64)))
 
-    def _commit_fraction(self, state: StepState) -> float:
+    def _commit_fraction(self, t: float, s: float) -> float:
         """Probability that a masked token is unmasked between ``t`` and ``s``: (alpha_s - alpha_t)/(1 - alpha_t)
         (MDLM eq. 7, the reverse posterior's weight on the clean token)."""
-        a_t, a_s = self._alpha(state.t), self._alpha(state.s)
-        return 1.0 if state.s <= 0 else max(0.0, min(1.0, (a_s - a_t) / max(1.0 - a_t, 1e-12)))
+        a_t, a_s = self._alpha(t), self._alpha(s)
+        return 1.0 if s <= 0 else max(0.0, min(1.0, (a_s - a_t) / max(1.0 - a_t, 1e-12)))
 
     # -- one reverse step ------------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ class AncestralSampler(Sampler):
     (alpha_s - alpha_t) / (1 - alpha_t), independently."""
 
     def select(self, state: StepState, candidate_probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        frac = self._commit_fraction(state)
+        frac = self._commit_fraction(state.t, state.s)
         u = torch.rand(state.masked.shape, generator=generator, dtype=torch.float64).to(state.masked.device)
         return state.masked & (u < frac)
 
@@ -56,11 +56,10 @@ class ConfidenceSampler(Sampler):
     follows the schedule: the expected count of the ancestral sampler, at least one."""
 
     def select(self, state: StepState, candidate_probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return self._select_in(state, candidate_probs, state.masked)
+        return self._select_in(candidate_probs, state.masked, self._commit_fraction(state.t, state.s))
 
-    def _select_in(self, state: StepState, candidate_probs: torch.Tensor, eligible: torch.Tensor) -> torch.Tensor:
+    def _select_in(self, candidate_probs: torch.Tensor, eligible: torch.Tensor, frac: float) -> torch.Tensor:
         n = eligible.sum(-1)
-        frac = self._commit_fraction(state)
         k = torch.where(n > 0, (n.double() * frac).round().long().clamp_min(1), n)
         return _top_k_mask(candidate_probs, eligible, k)
 
@@ -95,8 +94,8 @@ class SemiAutoregressiveSampler(ConfidenceSampler):
         last_of_block = inner == steps_per_block - 1
         t = 1.0 - inner / steps_per_block
         s = 0.0 if last_of_block else 1.0 - (inner + 1) / steps_per_block
-        local = StepState(state.tokens, eligible, state.log_probs, inner, steps_per_block, t, s, state.generator)
-        return self._select_in(local, candidate_probs, eligible)
+        # the block's own schedule; no StepState is built, so the dense log-probabilities are never read
+        return self._select_in(candidate_probs, eligible, self._commit_fraction(t, s))
 
 
 SAMPLERS: dict[str, type[Sampler]] = {
