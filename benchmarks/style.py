@@ -47,12 +47,15 @@ def procedures(args, conditional: bool) -> list[tuple[str, dict]]:
     from ctrlgen.styles import load_classifier
 
     guided = Style("sentiment", "positive", scale=args.scale, top_k=args.top_k)
+    alone = {"label": None, "best_of": 1}  # rewrite's defaults would add classifier-free guidance and best-of
     rows = [
-        ("none", {"constraints": [Style("sentiment", "positive", scale=0.0)]}),
-        ("classifier", {"constraints": [guided]}),
+        ("none", {"constraints": [Style("sentiment", "positive", scale=0.0)], **alone}),
+        ("classifier", {"constraints": [guided], **alone}),
+        # what a user gets without arguments: rewrite(text, constraints=[Style("sentiment", "positive")])
+        ("defaults", {"constraints": [Style("sentiment", "positive")]}),
     ]
     if conditional:
-        cfg = {"constraints": [guided], "label": "positive", "cfg_weight": args.cfg_weight}
+        cfg = {"constraints": [guided], "label": "positive", "cfg_weight": args.cfg_weight, "best_of": 1}
         rows.append(("classifier+cfg", cfg))
         if args.ablate_judge:
             # the same classifier without its word judge: best_of then ranks by the transformer alone

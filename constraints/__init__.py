@@ -6,8 +6,10 @@ them against a model's tokenizer. ``a & b`` is the exact intersection.
 
 from .base import Constraint, Intersection
 from .errors import (
+    CompileTimeoutError,
     ConstraintError,
     ConstraintTooLargeError,
+    InvalidConstraintError,
     InvalidSchemaError,
     UnsatisfiableConstraintError,
     UnsupportedSchemaError,
@@ -15,7 +17,7 @@ from .errors import (
 )
 from .json_schema import JsonSchema
 from .length import Length
-from .regex import Regex
+from .regex import Regex, UnsupportedPatternError
 from .style import InvalidStyleError, Style
 from .template import Slot, Template
 
@@ -31,6 +33,9 @@ __all__ = [
     "InvalidStyleError",
     "ConstraintError",
     "ConstraintTooLargeError",
+    "CompileTimeoutError",
+    "InvalidConstraintError",
+    "UnsupportedPatternError",
     "InvalidSchemaError",
     "UnsatisfiableConstraintError",
     "UnsupportedSchemaError",

@@ -1,9 +1,16 @@
-"""Errors raised when a constraint cannot be compiled or satisfied. All are ``ValueError`` subclasses."""
+"""Errors raised when a constraint is malformed, cannot be compiled, or cannot be satisfied.
+
+All derive from :class:`ctrlgen.CtrlgenError` (a ``ValueError``), so one ``except`` catches every user error.
+"""
 
 from __future__ import annotations
 
+from ..errors import CtrlgenError
+
 __all__ = [
     "ConstraintError",
+    "InvalidConstraintError",
+    "CompileTimeoutError",
     "UnsatisfiableConstraintError",
     "UnsupportedSchemaError",
     "InvalidSchemaError",
@@ -12,8 +19,14 @@ __all__ = [
 ]
 
 
-class ConstraintError(ValueError):
+class ConstraintError(CtrlgenError):
     """Base class of constraint errors."""
+
+
+class InvalidConstraintError(ConstraintError, TypeError):
+    """A constraint built with a bad argument: a count that is not a whole number, a negative or reversed range,
+    a pattern that is not a valid regular expression, a feature the automata cannot express. Also a
+    ``TypeError``, since some of these are values of the wrong type."""
 
 
 class UnsatisfiableConstraintError(ConstraintError):
@@ -44,6 +57,10 @@ class InvalidSchemaError(ConstraintError):
 
 class ConstraintTooLargeError(ConstraintError):
     """The compiled automaton would exceed the state budget."""
+
+
+class CompileTimeoutError(ConstraintTooLargeError):
+    """Compiling took longer than its time budget (``compile_timeout``)."""
 
 
 class UnsupportedTokenizerError(ConstraintError):

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from .base import Constraint
+from .errors import InvalidConstraintError
 
 __all__ = ["Length"]
 
 
-def _bounds(value: int | tuple[int | None, int | None] | None, name: str) -> tuple[int, int | None] | None:
-    if value is None:
-        return None
-    lo, hi = (value, value) if isinstance(value, int) else value
-    lo = 0 if lo is None else lo
-    if not isinstance(lo, int) or lo < 0 or (hi is not None and (not isinstance(hi, int) or hi < lo)):
-        raise ValueError(f"Length({name}=...) needs 0 <= min <= max, got {value!r}")
+def _count(x: object, what: str) -> int:
+    """``x`` as a count: a whole number (not a bool), at least 0."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise InvalidConstraintError(f"{what} must be a whole number of {_UNITS.get(what, 'units')}, got {x!r}")
+    if x < 0:
+        raise InvalidConstraintError(f"{what} must be at least 0, got {x!r}")
+    return int(x)
+
+
+_UNITS = {"tokens": "tokens", "words": "words", "chars": "characters"}
+
+
+def _bounds(value: object, name: str) -> tuple[int, int | None]:
+    if isinstance(value, tuple) and len(value) == 2:
+        lo, hi = value
+    elif isinstance(value, tuple | list):
+        raise InvalidConstraintError(f"Length({name}=...) takes a count or a (min, max) pair, got {value!r}")
+    else:
+        lo = hi = value
+    lo = 0 if lo is None else _count(lo, name)
+    hi = None if hi is None else _count(hi, name)
+    if hi is not None and hi < lo:
+        raise InvalidConstraintError(f"Length({name}=...) needs min <= max, got {value!r}")
     return lo, hi
 
 
@@ -43,7 +61,7 @@ class Length(Constraint):
     ) -> None:
         given = [x is not None for x in (tokens, words, chars)]
         if sum(given) > 1 or (sum(given) == 1 and (min is not None or max is not None) and tokens is not None):
-            raise ValueError("Length takes one of: tokens (or min/max), words=..., chars=...")
+            raise InvalidConstraintError("Length takes one of: tokens (or min/max), words=..., chars=...")
         if words is not None or chars is not None:
             unit, value = ("words", words) if words is not None else ("chars", chars)
         elif tokens is not None:
@@ -51,9 +69,11 @@ class Length(Constraint):
         elif min is not None or max is not None:
             unit, value = "tokens", (min, max)
         else:
-            raise ValueError("Length needs a count: Length(n), Length(min=..., max=...), words=... or chars=...")
+            raise InvalidConstraintError(
+                "Length needs a count: Length(n), Length(min=..., max=...), words=... or chars=..."
+            )
         if (words is not None or chars is not None) and (min is not None or max is not None):
-            raise ValueError("give a (min, max) pair to words=/chars= instead of min=/max=")
+            raise InvalidConstraintError("give a (min, max) pair to words=/chars= instead of min=/max=")
         lo, hi = _bounds(value, unit)
         object.__setattr__(self, "unit", unit)
         object.__setattr__(self, "min", lo)

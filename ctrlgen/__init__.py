@@ -2,9 +2,13 @@
 
 from .config import DenoiserConfig
 from .constraints import (
+    CompileTimeoutError,
     Constraint,
     ConstraintError,
+    ConstraintTooLargeError,
+    InvalidConstraintError,
     InvalidSchemaError,
+    InvalidStyleError,
     JsonSchema,
     Length,
     Regex,
@@ -12,7 +16,9 @@ from .constraints import (
     Style,
     Template,
     UnsatisfiableConstraintError,
+    UnsupportedPatternError,
     UnsupportedSchemaError,
+    UnsupportedTokenizerError,
 )
 from .data import TextDataModule, TextSource
 from .denoisers import (
@@ -55,6 +61,12 @@ __all__ = [
     "Style",
     "StyleClassifier",
     "ConstraintError",
+    "ConstraintTooLargeError",
+    "CompileTimeoutError",
+    "InvalidConstraintError",
+    "InvalidStyleError",
+    "UnsupportedPatternError",
+    "UnsupportedTokenizerError",
     "InvalidSchemaError",
     "UnsatisfiableConstraintError",
     "UnsupportedSchemaError",

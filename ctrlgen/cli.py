@@ -128,14 +128,21 @@ def _add_rewrite(sub) -> None:
     p = sub.add_parser("rewrite", help="rewrite a text towards a style")
     p.add_argument("text")
     p.add_argument("--style", action="append", default=[], help="CLASSIFIER=LABEL, e.g. sentiment=positive")
-    p.add_argument("--scale", type=float, default=4.0, help="guidance strength")
-    p.add_argument("--top-k", type=int, default=16, help="exact re-scoring of the k likeliest tokens (0: gradient)")
-    p.add_argument("--strength", type=float, default=0.5, help="fraction of tokens re-noised, in (0, 1]")
-    p.add_argument("--random", action="store_true", help="pick the re-noised tokens at random, not by saliency")
-    p.add_argument("--label", default=None, help="condition a class-conditional model on this label (CFG)")
-    p.add_argument("--cfg-weight", type=float, default=1.0, help="classifier-free guidance weight with --label")
+    p.add_argument("--scale", type=float, default=None, help="guidance strength (default 4, measured best)")
     p.add_argument(
-        "--best-of", type=int, default=1, help="candidates per rewrite; the classifier and its word judge keep the best"
+        "--top-k", type=int, default=None, help="exact re-scoring of the k likeliest tokens (0: gradient; default 16)"
+    )
+    p.add_argument("--strength", type=float, default=0.25, help="fraction of tokens re-noised, in (0, 1]")
+    p.add_argument("--random", action="store_true", help="pick the re-noised tokens at random, not by saliency")
+    p.add_argument(
+        "--label",
+        default="auto",
+        help="condition a class-conditional model on this label (CFG); default: the style's target if the model "
+        "knows it; 'none' turns it off",
+    )
+    p.add_argument("--cfg-weight", type=float, default=None, help="classifier-free guidance weight (default 3)")
+    p.add_argument(
+        "--best-of", type=int, default=None, help="candidates per rewrite, the best kept (default 16 with --style)"
     )
     p.add_argument("--saliency-temperature", type=float, default=0.5, help="0: always the most salient words")
     p.add_argument("--model", default=None)
@@ -162,7 +169,7 @@ def _rewrite(args: argparse.Namespace) -> None:
         n=args.n,
         seed=args.seed,
         salient=not args.random,
-        label=args.label,
+        label=None if args.label == "none" else args.label,
         cfg_weight=args.cfg_weight,
         best_of=args.best_of,
         saliency_temperature=args.saliency_temperature,

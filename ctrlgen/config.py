@@ -49,6 +49,18 @@ class DenoiserConfig(PretrainedConfig):
         label_names: list[str] | None = None,
         **kwargs,
     ) -> None:
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("max_canvas", max_canvas),
+            ("d_model", d_model),
+            ("n_layers", n_layers),
+            ("n_heads", n_heads),
+            ("d_ff", d_ff),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"config {name} must be a positive whole number, got {value!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+            raise ValueError(f"config dropout must be a number in [0, 1), got {dropout!r}")
         if d_model % n_heads or (d_model // n_heads) % 2:
             raise ValueError(f"d_model={d_model} must split into {n_heads} heads of even size")
         self.vocab_size = vocab_size

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .constraints import Constraint, Intersection, Slot, Template, UnsatisfiableConstraintError
+from .constraints import Constraint, Intersection, Length, Slot, Template, UnsatisfiableConstraintError
 from .guidance.compile import compile_constraint, slot_automaton
 from .guidance.guide import ConstraintGuide, Span
+from .guidance.size_bounds import fewest_tokens, fit_to_canvas
 from .guidance.vocabulary import TokenVocabulary, token_vocabulary
 
 __all__ = ["ConstraintPlan", "plan_constraints", "canvas_length_for"]
@@ -52,7 +53,20 @@ def _with_leading(slot: Slot, text: str) -> Slot:
     return Slot(slot.tokens, regex=f"{re.escape(text)}(?:{inner})")
 
 
+def _refuse_if_too_long(constraint: Constraint, vocab: TokenVocabulary, room: int, exact: bool) -> None:
+    """Refuse at once, before anything is compiled, a constraint no text of ``room`` tokens can meet."""
+    need = fewest_tokens(constraint, vocab)
+    if need > room:
+        where = f"in {room} tokens" if exact else f"within the {room} tokens the model has room for"
+        tight = isinstance(constraint, Length) and constraint.unit == "tokens"  # then the bound is the answer
+        raise UnsatisfiableConstraintError(
+            f"{constraint.describe()} cannot be met {where}: it needs at least {need} tokens",
+            shortest=need if tight else None,
+        )
+
+
 def _template_plan(template: Template, vocab: TokenVocabulary, max_canvas: int, most_probable: bool) -> ConstraintPlan:
+    _refuse_if_too_long(template, vocab, max_canvas, False)
     fixed: dict[int, int] = {}
     spans: list[Span] = []
     pos = 0
@@ -116,7 +130,9 @@ def plan_constraints(
             )
         return plan
     combined = constraints[0] if len(constraints) == 1 else Intersection(tuple(constraints))
-    compiled = compile_constraint(combined, vocab)
+    room = max_canvas if length is None else length
+    _refuse_if_too_long(combined, vocab, room, length is not None)
+    compiled = compile_constraint(fit_to_canvas(combined, room, vocab), vocab)
     shortest = compiled.automaton.shortest_accepted()
     if shortest is None:
         raise UnsatisfiableConstraintError(f"no text satisfies {combined.describe()}", shortest=None)

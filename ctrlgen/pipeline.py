@@ -27,9 +27,15 @@ from .prompts import Prompt, check_room, normalize_prompts, prefix_for, prompt_t
 from .rewriting import pick_words, random_order, word_spans
 from .sampling import SAMPLERS, Sampler
 from .schedules import schedule_from_name
-from .styles import style_guide
+from .styles import REWRITE_STYLE_DEFAULTS, style_guide
 
 __all__ = ["DiffusionLM", "GenerationReport", "load", "DEFAULT_MODEL_DIR"]
+
+#: ``rewrite(label="auto")``: condition a class-conditional model on the style's target when it knows it.
+AUTO = "auto"
+#: The measured best rewrite settings (README, "Style rewriting"): best-of-16, classifier-free weight 3.
+REWRITE_BEST_OF = 16
+REWRITE_CFG_WEIGHT = 3.0
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 
@@ -107,9 +113,18 @@ class DiffusionLM:
         self.denoiser.save_pretrained(path)
 
     def to(self, device: str | torch.device) -> DiffusionLM:
-        device = torch.device(device)
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError, ValueError) as e:
+            raise InvalidArgumentError(f"not a device: {device!r} ({e})") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise InvalidArgumentError(f"device {device} asked for, but CUDA is not available on this machine")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise InvalidArgumentError(f"device {device} asked for, but this machine has {torch.cuda.device_count()}")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise InvalidArgumentError(f"device {device} asked for, but MPS is not available on this machine")
+        if device.type not in ("cpu", "cuda", "mps"):
+            raise InvalidArgumentError(f"device {device} is not supported (cpu, cuda, cuda:N or mps)")
         self.denoiser.to(device)
         return self
 
@@ -378,7 +393,7 @@ class DiffusionLM:
         self,
         text: str,
         constraints: Sequence[Constraint] = (),
-        strength: float = 0.5,
+        strength: float = 0.25,
         n: int = 1,
         seed: int | None = None,
         salient: bool = True,
@@ -387,9 +402,9 @@ class DiffusionLM:
         steps: int | None = None,
         temperature: float = 1.0,
         top_p: float = 1.0,
-        label: str | None = None,
-        cfg_weight: float = 1.0,
-        best_of: int = 1,
+        label: str | None = AUTO,
+        cfg_weight: float | None = None,
+        best_of: int | None = None,
         progress: bool = False,
     ) -> list[str]:
         """Rewrite ``text``: re-noise a ``strength`` fraction of its tokens and denoise them under guidance.
@@ -416,12 +431,18 @@ class DiffusionLM:
             different positions).
         label, cfg_weight:
             For a class-conditional model: denoise conditioned on ``label`` with classifier-free guidance of
-            this weight, as in :meth:`generate`. Combines with ``Style`` guidance.
+            this weight, as in :meth:`generate`. Combines with ``Style`` guidance. By default (``"auto"``) a
+            conditional model is conditioned on the first ``Style``'s target when it knows that label, with
+            ``cfg_weight`` 3; ``label=None`` turns that off.
         best_of:
             Draw this many candidates per rewrite and keep the one the first style's classifier finds most
             likely to have the target style, judged on the finished text by
             :meth:`~guidance.classifier.StyleClassifier.judge_log_proba` (with the classifier's word judge
-            when it has one). Needs a ``Style``.
+            when it has one). Needs a ``Style``. Default: 16 with a ``Style``, else 1.
+
+        The defaults (strength 0.25, a ``Style`` at scale 4 with top-k 16, the label and weight 3 above,
+        best-of-16) are the best settings measured (README, "Style rewriting"): about 90% of unseen negative
+        sentences judged positive by VADER at MiniLM similarity 0.66, against 35% unguided.
         """
         if not isinstance(text, str):
             raise InvalidArgumentError(f"rewrite needs a text (str), got {type(text).__name__}")
@@ -431,10 +452,19 @@ class DiffusionLM:
             raise InvalidArgumentError(f"n must be a positive integer, got {n!r}")
         if not isinstance(saliency_temperature, (int, float)) or not (0 <= saliency_temperature < math.inf):
             raise InvalidArgumentError(f"saliency_temperature must be finite and >= 0, got {saliency_temperature!r}")
-        if not isinstance(best_of, int) or best_of < 1:
-            raise InvalidArgumentError(f"best_of must be a positive integer, got {best_of!r}")
-        denoise = self.conditional_denoiser(label, cfg_weight)
         hard, soft = _split_constraints(constraints)
+        if best_of is None:
+            best_of = REWRITE_BEST_OF if soft else 1
+        if isinstance(best_of, bool) or not isinstance(best_of, int) or best_of < 1:
+            raise InvalidArgumentError(f"best_of must be a positive integer, got {best_of!r}")
+        if label == AUTO:
+            targets = [s.target for s in soft if isinstance(s.target, str)]
+            label = targets[0] if targets and targets[0] in self.denoiser.label_names else None
+            if label is None and cfg_weight is not None:
+                raise InvalidArgumentError("cfg_weight needs a label to guide towards")
+        if cfg_weight is None:
+            cfg_weight = REWRITE_CFG_WEIGHT if label is not None else 1.0
+        denoise = self.conditional_denoiser(label, cfg_weight)
         if best_of > 1 and not soft:
             raise InvalidArgumentError("best_of ranks candidates by a style classifier: give a Style constraint")
         if any(isinstance(c, Template) for c in hard):
@@ -446,7 +476,7 @@ class DiffusionLM:
         source = torch.tensor(ids[:target] if target else ids)
         length = target or len(ids)
         check_room(len(self.denoiser.prefix_ids(None)), length, self.denoiser.max_length)
-        styles = [style_guide(s, self.tokenizer) for s in soft]
+        styles = [style_guide(s, self.tokenizer, REWRITE_STYLE_DEFAULTS) for s in soft]
         base_seed = _check_seed(seed)
         generator = torch.Generator().manual_seed(base_seed)
         k = max(1, round(strength * len(source)))

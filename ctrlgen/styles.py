@@ -35,8 +35,16 @@ def load_classifier(name_or_classifier) -> StyleClassifier:
     )
 
 
-def style_guide(style: Style, tokenizer) -> StyleGuide:
-    """The guide for ``style`` on a model with ``tokenizer``; typed errors for every way it can be wrong."""
+#: What a ``Style`` that leaves its settings open gets: measured for rewriting (README, "Style rewriting");
+#: generation keeps plain first-order guidance at scale 1.
+REWRITE_STYLE_DEFAULTS = {"scale": 4.0, "top_k": 16}
+GENERATE_STYLE_DEFAULTS = {"scale": 1.0, "top_k": 0}
+
+
+def style_guide(style: Style, tokenizer, defaults: dict | None = None) -> StyleGuide:
+    """The guide for ``style`` on a model with ``tokenizer`` (settings the style leaves open from ``defaults``,
+    those of generation unless given); typed errors for every way it can be wrong."""
+    style = style.with_defaults(**(defaults or GENERATE_STYLE_DEFAULTS))
     classifier = load_classifier(style.classifier)
     try:
         classifier.check_tokenizer(tokenizer)

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -143,12 +144,53 @@ class TrainConfig:
     progress: bool = True
     fast_dev_run: bool = False
 
+    def __post_init__(self) -> None:
+        """Refuse settings no run can use, by name, before any data is read or a Trainer is built."""
+        whole = (
+            "vocab_size",
+            "d_model",
+            "n_layers",
+            "n_heads",
+            "d_ff",
+            "canvas_length",
+            "max_canvas",
+            "batch_size",
+            "max_steps",
+            "val_every",
+            "accumulate_grad_batches",
+        )
+        for name in whole:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidArgumentError(f"training option {name} must be a whole number >= 1, got {value!r}")
+        for name in ("warmup_steps", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidArgumentError(f"training option {name} must be a whole number >= 0, got {value!r}")
+        for name, lo, hi in (("dropout", 0, 1), ("cfg_dropout", 0, 1), ("val_fraction", 0, 1), ("ema_decay", 0, 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value < hi:
+                raise InvalidArgumentError(f"training option {name} must be in [{lo}, {hi}), got {value!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not 0 <= self.lr < float("inf"):
+            raise InvalidArgumentError(f"training option lr must be a finite number >= 0, got {self.lr!r}")
+        if self.max_minutes is not None and (
+            isinstance(self.max_minutes, bool) or not isinstance(self.max_minutes, int | float) or self.max_minutes <= 0
+        ):
+            raise InvalidArgumentError(f"training option max_minutes must be positive, got {self.max_minutes!r}")
+        if isinstance(self.data, str):
+            self.data = [self.data]
+
     @classmethod
     def from_json(cls, path: str | Path, **overrides: Any) -> TrainConfig:
-        values = json.loads(Path(path).read_text())
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise InvalidArgumentError(f"cannot read training config {path}: {e}") from None
+        if not isinstance(values, dict):
+            raise InvalidArgumentError(f"{path}: a training config is a JSON object of options")
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"{path}: unknown training options {sorted(unknown)}")
+            raise InvalidArgumentError(f"{path}: unknown training options {sorted(unknown)}")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -295,6 +337,8 @@ def train(cfg: TrainConfig) -> Path:
         num_sanity_val_steps=0,
         log_every_n_steps=10,
     )
+    if cfg.resume and not resume_from.exists():
+        print(f"ctrlgen: no checkpoint at {resume_from}: starting a new run", file=sys.stderr)
     start = time.time()
     trainer.fit(system, datamodule=dm, ckpt_path=str(resume_from) if cfg.resume and resume_from.exists() else None)
     elapsed = time.time() - start

@@ -27,10 +27,11 @@ from numba import njit
 
 from ..constraints import Intersection, JsonSchema, Length, Regex, Slot
 from ..constraints.base import Constraint
-from ..constraints.errors import ConstraintError, ConstraintTooLargeError
+from ..constraints.errors import ConstraintError, ConstraintTooLargeError, UnsatisfiableConstraintError
 from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays, from_transitions, product
 from .json_schema import schema_to_regex
 from .regex_classes import python_shorthands
+from .size_bounds import regex_size
 from .vocabulary import TokenVocabulary, as_vocabulary
 
 __all__ = [
@@ -103,14 +104,14 @@ def _save(path: Path, automaton: TokenAutomaton) -> None:
 
 
 def regex_automaton(
-    pattern: str, vocab, state_budget: int = DEFAULT_STATE_BUDGET, at_start: bool = True
+    pattern: str, vocab, state_budget: int = DEFAULT_STATE_BUDGET, at_start: bool = True, label: str | None = None
 ) -> TokenAutomaton:
     """The token automaton of ``pattern`` over ``vocab`` (a :class:`TokenVocabulary` or a tokenizer).
 
     With ``at_start`` (the default) the text opens the canvas: the vocabulary's forced prefix is read
     first and tokens the decoder writes differently in first position are kept out of it. Without it the
     automaton spells a piece of text in the middle of a canvas (a template slot after literal text).
-    Cached on disk.
+    Cached on disk. ``label`` names the constraint in error messages (default: the pattern).
     """
     vocab = as_vocabulary(vocab)
     full = f"{_literal(vocab.prefix)}(?:{pattern})" if at_start and vocab.prefix else pattern
@@ -119,7 +120,7 @@ def regex_automaton(
     cached = _load(path, state_budget)
     if cached is not None:
         return cached
-    transitions, initial, final = _regex_transitions(full, pattern, vocab, at_start)
+    transitions, initial, final = _regex_transitions(full, pattern, vocab, at_start, label)
     automaton = from_transitions(
         transitions,
         initial,
@@ -137,7 +138,7 @@ def regex_automaton(
 
 
 def _regex_transitions(
-    full: str, pattern: str, vocab: TokenVocabulary, at_start: bool
+    full: str, pattern: str, vocab: TokenVocabulary, at_start: bool, label: str | None = None
 ) -> tuple[TransitionArrays, int, np.ndarray]:
     """Token transitions, initial state and final-state mask of ``full`` over ``vocab``'s token bytes.
 
@@ -153,14 +154,21 @@ def _regex_transitions(
     from outlines_core import Index
 
     sentinel, sentinel_id, prefix_id, probe = vocab.probe
-    regex = f"(?:{full}){_literal(sentinel.encode())}"
+    # the sentinel also opens the regex: outlines-core builds the regex's DFA for unanchored search as well,
+    # and that DFA tracks every position a match could have started at: exponential in a counted repetition
+    # (``1[0-9]{16}`` takes seconds, ``{20}`` minutes). A first character found nowhere else in the regex
+    # leaves one such position. The index is then read from the state after it.
+    mark = _literal(sentinel.encode())
+    regex = f"{mark}(?:{full}){mark}"
     try:
         index = Index(regex, probe)
     except Exception as e:  # outlines-core reports bad patterns with its own exception types
         try:  # a state the vocabulary cannot leave: retry with every byte available (pruned afterwards)
             index = Index(regex, vocab.probe_with_bytes)
-        except Exception:
-            raise ConstraintError(f"cannot compile regex {pattern!r}: {e}") from None
+        except Exception as again:
+            if "incompatible" in str(again):  # no byte string at all leads on: nothing matches
+                raise UnsatisfiableConstraintError(f"no text matches {label or repr(pattern)}") from None
+            raise ConstraintError(f"cannot compile {label or repr(pattern)}: {e}") from None
     probed = _read_index(index, len(vocab), sentinel_id, -1 if prefix_id is None else prefix_id)
     arrays, initial, final = probed.arrays, probed.start, probed.final
     if at_start and prefix_id is not None and probed.prefix_dst >= 0 and final[probed.prefix_dst]:
@@ -199,13 +207,31 @@ def _read_index(index, real: int, sentinel_id: int, prefix_id: int) -> _Probed:
         ok, *contents, eos = _parse_index(np.frombuffer(blob, dtype=np.uint8))
         if ok:
             probed = _probed(contents, real, sentinel_id, prefix_id)
-            if _agrees(index, contents, eos, probed, sentinel_id, prefix_id):
+            if probed is not None and _agrees(index, contents, eos, probed, sentinel_id, prefix_id):
                 return probed
-    return _probed(_index_contents(index), real, sentinel_id, prefix_id)
+    probed = _probed(_index_contents(index), real, sentinel_id, prefix_id)
+    if probed is None:
+        raise ConstraintError("outlines-core's index has no way past the regex's opening mark")
+    return probed
 
 
-def _probed(contents, real: int, sentinel_id: int, prefix_id: int) -> _Probed:
-    src, tok, dst, states, start, final, prefix_dst = _compact(*contents, real, sentinel_id, prefix_id)
+def _after_sentinel(contents, sentinel_id: int) -> int:
+    """Where the opening sentinel leads from the index's initial state (the regex's own start); -1 if nowhere."""
+    initial, _, keys, lens, tok, dst = contents
+    at = np.flatnonzero(keys == initial)
+    if at.shape[0] != 1:
+        return -1
+    lo = int(lens[: at[0]].sum())
+    hit = np.flatnonzero(tok[lo : lo + int(lens[at[0]])] == sentinel_id)
+    return int(dst[lo + hit[0]]) if hit.shape[0] == 1 else -1
+
+
+def _probed(contents, real: int, sentinel_id: int, prefix_id: int) -> _Probed | None:
+    """The reading of an index's contents, from the state after the opening sentinel (None: no such state)."""
+    start = _after_sentinel(contents, sentinel_id)
+    if start < 0:
+        return None
+    src, tok, dst, states, start, final, prefix_dst = _compact(start, *contents[1:], real, sentinel_id, prefix_id)
     return _Probed(TransitionArrays(src, tok, dst, int(states.shape[0]), states), int(start), final, int(prefix_dst))
 
 
@@ -267,7 +293,8 @@ def _agrees(index, contents, eos: int, probed: _Probed, sentinel_id: int, prefix
             return False
     if prefix_id >= 0:
         states = probed.arrays.rank
-        after = index.get_next_state(initial, prefix_id)
+        start = index.get_next_state(initial, sentinel_id)
+        after = None if start is None else index.get_next_state(start, prefix_id)
         known = after is not None and bool((states == after).any())
         if (int(states[probed.prefix_dst]) if probed.prefix_dst >= 0 else None) != (after if known else None):
             return False
@@ -528,16 +555,33 @@ def compile_constraint(constraint: Constraint, vocab, state_budget: int = DEFAUL
     raise TypeError(f"{type(constraint).__name__} is not a hard constraint that compiles to an automaton")
 
 
+def _check_size(pattern: str, label: str, state_budget: int) -> None:
+    """Refuse, before outlines-core starts, a pattern whose unrolled repetitions alone pass the state budget."""
+    size = regex_size(pattern)
+    if size is not None and size > state_budget:
+        raise ConstraintTooLargeError(
+            f"{label} unrolls to about {size:,} automaton states, over the budget of {state_budget:,} "
+            "(state_budget=...); use a smaller repetition count"
+        )
+
+
 @compile_constraint.register
 def _(constraint: Regex, vocab, state_budget: int = DEFAULT_STATE_BUDGET) -> CompiledConstraint:
+    label = constraint.describe()
+    _check_size(constraint.body, label, state_budget)
     # \d, \w, \s as the running Python's re reads them (outlines' Rust tables are newer): exact for re.fullmatch
-    pattern = python_shorthands(constraint.pattern)
-    return CompiledConstraint(regex_automaton(pattern, vocab, state_budget), (), constraint.describe())
+    pattern = python_shorthands(constraint.body)
+    return CompiledConstraint(regex_automaton(pattern, vocab, state_budget, label=label), (), label)
 
 
 @compile_constraint.register
 def _(constraint: Length, vocab, state_budget: int = DEFAULT_STATE_BUDGET) -> CompiledConstraint:
     lo, hi = constraint.min, constraint.max
+    if max(lo, hi or 0) > state_budget:
+        raise ConstraintTooLargeError(
+            f"{constraint.describe()} needs a counter of {max(lo, hi or 0):,} states, over the budget of "
+            f"{state_budget:,}; on a canvas the count is capped by the canvas (plan_constraints does this)"
+        )
     if constraint.unit == "tokens":
         return CompiledConstraint(length_automaton(lo, hi, vocab), (), constraint.describe())
     if constraint.unit == "words":
@@ -563,10 +607,15 @@ def slot_automaton(
     (no forced prefix). A slot that opens the canvas takes ``at_start=True``, so that the vocabulary's
     forced prefix and first-position rules apply to it (see :func:`regex_automaton`).
     """
+    if slot.tokens > state_budget:
+        raise ConstraintTooLargeError(f"{slot.describe()} is over the state budget of {state_budget:,}")
     exact = length_automaton(slot.tokens, slot.tokens, vocab)
     if slot.pattern is None:
         return exact
-    inner = regex_automaton(python_shorthands(slot.pattern), vocab, state_budget, at_start=at_start)
+    _check_size(slot.pattern, slot.describe(), state_budget)
+    inner = regex_automaton(
+        python_shorthands(slot.pattern), vocab, state_budget, at_start=at_start, label=slot.describe()
+    )
     return product(inner, exact, state_budget)
 
 

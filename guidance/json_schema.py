@@ -5,8 +5,8 @@ strings with length and pattern, references) but silently ignores some keywords,
 produce invalid documents (integer ``minimum``/``maximum`` among them). Here:
 
 * the schema is checked against its metaschema (``InvalidSchemaError`` carries ``jsonschema``'s message);
-* integer and number bounds are compiled into exact integer-range regexes (a bounded ``number`` yields
-  integers in range: a valid subset);
+* integer and number bounds are compiled into exact range regexes (:mod:`.ranges` for integers,
+  :mod:`.number_ranges` for numbers: fractions included, exclusive bounds, draft-4 boolean exclusives);
 * every other keyword outside a list known to compile exactly is reported by name and path
   (``UnsupportedSchemaError``), or, with ``strict=False``, dropped from the regex and left to validation.
 """
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..constraints.errors import InvalidSchemaError, UnsupportedSchemaError
+from .number_ranges import Bound, integer_bounds, number_range_regex, read_bounds
 from .ranges import integer_range_regex
 from .regex_classes import ecma_shorthands
 
@@ -165,19 +165,14 @@ def _check(schema: Any) -> None:
         raise InvalidSchemaError(f"invalid JSON schema: {e.message}") from None
 
 
-def _int_bounds(node: dict) -> tuple[int | None, int | None]:
-    lo = hi = None
-    if "minimum" in node:
-        lo = math.ceil(node["minimum"])
-    if "exclusiveMinimum" in node:
-        x = node["exclusiveMinimum"]
-        lo = max(lo, math.floor(x) + 1) if lo is not None else math.floor(x) + 1
-    if "maximum" in node:
-        hi = math.floor(node["maximum"])
-    if "exclusiveMaximum" in node:
-        x = node["exclusiveMaximum"]
-        hi = min(hi, math.ceil(x) - 1) if hi is not None else math.ceil(x) - 1
-    return lo, hi
+def _in_bounds(value: Any, lo: Bound | None, hi: Bound | None) -> bool:
+    """Whether an enum/const value survives the node's bounds, compared as ``jsonschema`` compares (bounds
+    only constrain numbers)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return True
+    if lo is not None and (value <= lo.value if lo.strict else value < lo.value):
+        return False
+    return hi is None or (value < hi.value if hi.strict else value <= hi.value)
 
 
 def _disjoint(branches: Any) -> bool:
@@ -279,14 +274,8 @@ class _Rewriter:
         """``enum``/``const`` as an alternation of their exact JSON texts (outlines-core does not escape
         control characters in them, and turns an empty enum into something)."""
         values = node["enum"] if "enum" in node else [node["const"]]
-        lo, hi = _int_bounds(node)
-        values = [
-            v
-            for v in values
-            if not isinstance(v, (int, float))
-            or isinstance(v, bool)
-            or ((lo is None or v >= lo) and (hi is None or v <= hi))
-        ]
+        lo, hi = read_bounds(node)
+        values = [v for v in values if _in_bounds(v, lo, hi)]
         texts = [json.dumps(v, ensure_ascii=False) for v in values]
         if not texts:
             self.unsupported.append(f"{path}/enum:no-value-allowed")
@@ -300,26 +289,24 @@ class _Rewriter:
         types = node.get("type")
         types = [types] if isinstance(types, str) else list(types or [])
         numeric = [t for t in types if t in ("integer", "number")]
-        lo, hi = _int_bounds(node)
+        lo, hi = read_bounds(node)
         if "enum" in node or "const" in node:
             values = node["enum"] if "enum" in node else [node.pop("const")]
-            node["enum"] = [
-                v
-                for v in values
-                if not isinstance(v, (int, float))
-                or isinstance(v, bool)
-                or ((lo is None or v >= lo) and (hi is None or v <= hi))
-            ]
+            node["enum"] = [v for v in values if _in_bounds(v, lo, hi)]
             return {k: v for k, v in node.items() if k not in _BOUNDS}
         if not numeric:
             if types:  # bounds on non-numbers have no effect
                 return {k: v for k, v in node.items() if k not in _BOUNDS}
             numeric, types = ["integer"], ["integer", *types]
             self.unsupported.append(f"{path}/type:any-with-bounds")  # untyped bounded schema: numbers only
-        if lo is not None and hi is not None and lo > hi:
-            self.unsupported.append(f"{path}/minimum:above-maximum")
-            lo, hi = hi, lo
-        regex = integer_range_regex(lo, hi)
+        try:
+            if "number" in numeric:
+                regex = number_range_regex(lo, hi)
+            else:
+                regex = integer_range_regex(*integer_bounds(lo, hi))
+        except ValueError as e:  # no number in range, or a bound that is not finite
+            self.unsupported.append(f"{path}/minimum:no-number-in-range ({e})")
+            regex = "null"  # never emitted: the keyword is reported above
         key = f"__ctrlgen_range_{len(self.placeholders)}__"
         self.placeholders[key] = regex
         others = [t for t in types if t not in ("integer", "number")]

@@ -287,3 +287,33 @@ def test_vocabulary_kernels_match_the_tensor_code(m, c, v, some_rows, seed):
         want = tok_w.argmax(-1) if most_probable else draw_from_uniforms(tok_w, u)
         assert torch.equal(got, want)
         assert bool((token_class[got] == cls).all())
+
+
+@st.composite
+def extreme_probs(draw, n):
+    """Probability rows with zeros, denormals, huge dynamic range, and whole rows of zeros."""
+    values = st.sampled_from([0.0, 0.0, 5e-324, 1e-300, 1e-30, 1e-8, 0.5, 1.0, 1e30, 1e300])
+    return [[draw(values) for _ in range(V)] for _ in range(n)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(automata(), canvases(), st.data(), st.booleans(), st.integers(0, 2**32 - 1))
+def test_joint_sampler_never_leaves_the_language_under_extreme_weights(automaton, canvas, data, best, seed):
+    """Whatever the weights (all zero, denormal, 1e300 next to 1e-300), a committed draw keeps the canvas
+    completable, or the row is left as it was; never an index out of range (run under NUMBA_BOUNDSCHECK by
+    tests/test_kernel_safety.py, where an out-of-range read is an error instead of a crash)."""
+    valid = completions(automaton, canvas)
+    if not valid:
+        return
+    dev = DeviceAutomaton.build(automaton)
+    tokens = torch.tensor([canvas])
+    masked = tokens == MASK
+    fwd, bwd = reachability(dev, tokens, masked)
+    allowed = allowed_classes(dev, tokens, masked, fwd, bwd)
+    g = torch.Generator().manual_seed(seed)
+    commit = masked & (torch.rand(masked.shape, generator=g) < 0.7)
+    probs = torch.tensor([data.draw(extreme_probs(len(canvas)), label="probs")], dtype=torch.float64)
+    probs[..., MASK] = 0
+    out = joint_sample(dev, tokens, masked, commit, probs, allowed, g, best)[0].tolist()
+    committed = [o if c else t for o, t, c in zip(out, canvas, commit[0].tolist())]
+    assert completions(automaton, committed) or committed == canvas

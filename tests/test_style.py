@@ -191,7 +191,14 @@ def test_default_model_is_sentiment_conditional():
             text
             for source in sources
             for text in lm.rewrite(
-                source, constraints=[saliency_only], strength=0.5, n=16, seed=0, label=label, cfg_weight=3.0
+                source,
+                constraints=[saliency_only],
+                strength=0.5,
+                n=16,
+                seed=0,
+                label=label,
+                cfg_weight=3.0,
+                best_of=1,  # each draw as it comes: best-of would rank towards the style whatever the label
             )
         ]
         # judged as finished text: the classifier together with its word judge
@@ -281,7 +288,7 @@ def test_rewrite_best_of_keeps_the_classifiers_favourite(tiny_lm, price_classifi
     source = "the mill is a expensive french place ."
     style = Style(price_classifier, "cheap", scale=2.0)
     # n=1, best_of=6 denoises the same six canvases with the same draws as n=6: it must keep their best
-    candidates = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=6, seed=3)
+    candidates = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=6, seed=3, best_of=1)
     (best,) = tiny_lm.rewrite(source, constraints=[style], strength=0.4, n=1, best_of=6, seed=3)
     assert len(set(candidates)) > 1
     scores = price_classifier.judge_log_proba(candidates)[:, 1]
@@ -378,3 +385,26 @@ def test_labelled_data_needs_some_labels(tmp_path):
     (tmp_path / "x.txt").write_text("a\n")
     with pytest.raises(DataError, match="CSV or JSONL"):
         read_labelled_texts([TextSource(str(tmp_path / "x.txt"))], "y")
+
+
+def test_rewrite_defaults_are_the_measured_recipe():
+    """Without arguments a user gets the best measured settings (README, "Style benchmark"): the same draws as
+    spelling the recipe out; and label=None, best_of=1 turn the extras off."""
+    import ctrlgen
+
+    lm = ctrlgen.load()
+    source = "the food was cold and the waiter ignored us ."
+    default = lm.rewrite(source, constraints=[Style("sentiment", "positive")], n=2, seed=0)
+    recipe = lm.rewrite(
+        source,
+        constraints=[Style("sentiment", "positive", scale=4.0, top_k=16)],
+        strength=0.25,
+        label="positive",
+        cfg_weight=3.0,
+        best_of=16,
+        n=2,
+        seed=0,
+    )
+    assert default == recipe
+    plain = lm.rewrite(source, constraints=[Style("sentiment", "positive")], n=2, seed=0, label=None, best_of=1)
+    assert plain != default

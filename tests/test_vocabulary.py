@@ -680,13 +680,15 @@ def _reference_regex_automaton(pattern: str, vocab: TokenVocabulary, at_start: b
     from outlines_core import Index
 
     full = f"{_literal(vocab.prefix)}(?:{pattern})" if at_start and vocab.prefix else pattern
-    regex = f"(?:{full}){_literal(vocab.probe[0].encode())}"
+    mark = _literal(vocab.probe[0].encode())
+    regex = f"{mark}(?:{full}){mark}"
     try:
         index = Index(regex, vocab.probe[3])
     except Exception:
         index = Index(regex, vocab.probe_with_bytes)
-    contents = index.get_transitions(), index.get_initial_state(), index.get_final_states()
-    return _reference_from_probe(*contents, vocab, at_start)
+    transitions = index.get_transitions()
+    start = transitions[index.get_initial_state()][vocab.probe[1]]  # past the opening mark
+    return _reference_from_probe(transitions, start, index.get_final_states(), vocab, at_start)
 
 
 def _reference_from_probe(transitions, initial, matched, vocab: TokenVocabulary, at_start: bool) -> TokenAutomaton:
@@ -740,7 +742,7 @@ def test_the_empty_text_after_a_prefix_goes_on_a_copy_of_a_start_entered_again(t
     _, sentinel, prefix, _ = vocab.probe
     # 7 -prefix-> 9, which is complete (the sentinel leads to the match 11), and 9 -a-> 7 enters the start again
     transitions = {7: {0: 9, prefix: 9, 2: 13}, 9: {sentinel: 11, 1: 7}, 13: {sentinel: 11, 0: 9}}
-    fake = _FakeIndex(transitions, 7, {11})
+    fake = _FakeIndex({5: {sentinel: 7}, **transitions}, 5, {11})  # 5: before the opening mark
     read = compile_module._read_index
     monkeypatch.setattr(compile_module, "_read_index", lambda index, *a: read(fake, *a))
     ours = regex_automaton("a", vocab)
@@ -774,7 +776,8 @@ def _index_for(vocab: TokenVocabulary, pattern: str):
     from ctrlgen.guidance.compile import _literal
     from outlines_core import Index
 
-    return Index(f"(?:{pattern}){_literal(vocab.probe[0].encode())}", vocab.probe[3])
+    mark = _literal(vocab.probe[0].encode())
+    return Index(f"{mark}(?:{pattern}){mark}", vocab.probe[3])
 
 
 def _probe_ids(vocab: TokenVocabulary) -> tuple[int, int, int]:
@@ -800,7 +803,7 @@ def test_the_serialised_index_reads_as_get_transitions(family, monkeypatch):
     real, sentinel, prefix = _probe_ids(vocab)
     index = _index_for(vocab, r'\{"name": ?"[^"]{0,6}"\}')
     transitions, matched = index.get_transitions(), index.get_final_states()
-    initial = index.get_initial_state()
+    initial = transitions[index.get_initial_state()][sentinel]  # past the opening mark
     expected = (
         initial,
         {q for q, m in transitions.items() if m.get(sentinel) in matched},
@@ -832,6 +835,8 @@ def test_other_layouts_of_the_serialised_index_are_refused(family):
         if not ok:
             return None
         probed = compile_module._probed(contents, *ids)
+        if probed is None:
+            return None
         return contents if compile_module._agrees(index, contents, eos, probed, *ids[1:]) else None
 
     assert read(blob) is not None

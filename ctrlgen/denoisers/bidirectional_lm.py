@@ -16,6 +16,7 @@ import torch
 
 from ..errors import InvalidArgumentError, ModelNotFoundError, TokenizerMismatchError
 from ..guidance._hf import quiet_progress
+from ._loading import load_weights
 from .base import Denoiser
 
 __all__ = ["LLaDADenoiser", "DreamDenoiser"]
@@ -53,12 +54,16 @@ class LLaDADenoiser(Denoiser):
     def from_pretrained(cls, path: str | Path, trust_remote_code: bool = False, **hub_kwargs) -> Denoiser:
         from transformers import AutoModel, AutoTokenizer
 
-        try:
-            with quiet_progress():
-                model = AutoModel.from_pretrained(str(path), trust_remote_code=trust_remote_code, **hub_kwargs)
+        what = f"a {cls.__name__.removesuffix('Denoiser')}-style model"
+        with quiet_progress():
+            model = load_weights(
+                AutoModel.from_pretrained, path, what, trust_remote_code=trust_remote_code, **hub_kwargs
+            )
+            hub_kwargs.pop("strict_weights", None)
+            try:
                 tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code, **hub_kwargs)
-        except (OSError, ValueError, TypeError, ImportError) as e:
-            raise ModelNotFoundError(f"could not load a {cls.__name__} model from {path!s}: {e}") from e
+            except Exception as e:  # noqa: BLE001
+                raise ModelNotFoundError(f"could not load the tokenizer of {path!s}: {type(e).__name__}: {e}") from e
         return cls(model, tokenizer)
 
     @property

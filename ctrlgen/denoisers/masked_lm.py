@@ -15,6 +15,7 @@ import torch
 
 from ..errors import InvalidArgumentError, ModelNotFoundError, TokenizerMismatchError
 from ..guidance._hf import quiet_progress
+from ._loading import load_weights
 from .base import Denoiser
 
 __all__ = ["MaskedLMDenoiser"]
@@ -60,12 +61,13 @@ class MaskedLMDenoiser(Denoiser):
     def from_pretrained(cls, path: str | Path, **hub_kwargs) -> MaskedLMDenoiser:
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-        try:
-            with quiet_progress():
-                model = AutoModelForMaskedLM.from_pretrained(str(path), **hub_kwargs)
+        with quiet_progress():
+            model = load_weights(AutoModelForMaskedLM.from_pretrained, path, "a masked LM", **hub_kwargs)
+            hub_kwargs.pop("strict_weights", None)
+            try:
                 tokenizer = AutoTokenizer.from_pretrained(str(path), **hub_kwargs)
-        except (OSError, ValueError, TypeError) as e:
-            raise ModelNotFoundError(f"could not load a masked LM from {path!s}: {e}") from e
+            except Exception as e:  # noqa: BLE001
+                raise ModelNotFoundError(f"could not load the tokenizer of {path!s}: {type(e).__name__}: {e}") from e
         return cls(model, tokenizer)
 
     @property

@@ -12,6 +12,7 @@ from ..errors import InvalidArgumentError, ModelNotFoundError, TokenizerMismatch
 from ..guidance._hf import quiet_progress
 from ..guidance.vocabulary import tokenizer_fingerprint
 from ..model import DenoiserModel
+from ._loading import load_weights
 from .base import Denoiser
 
 __all__ = ["NativeDenoiser"]
@@ -48,15 +49,15 @@ class NativeDenoiser(Denoiser):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **hub_kwargs) -> NativeDenoiser:
-        try:
-            with quiet_progress():
-                model, info = DenoiserModel.from_pretrained(str(path), output_loading_info=True, **hub_kwargs)
+        with quiet_progress():
+            model = load_weights(
+                DenoiserModel.from_pretrained, path, "a ctrlgen denoiser", extra_ok=False, **hub_kwargs
+            )
+            hub_kwargs.pop("strict_weights", None)
+            try:
                 tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path), **hub_kwargs)
-        except (OSError, ValueError, TypeError) as e:
-            raise ModelNotFoundError(f"could not load a ctrlgen model from {path!s}: {e}") from e
-        wrong = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
-        if wrong:
-            raise ModelNotFoundError(f"{path}: weights do not fit the model's config.json: {wrong}")
+            except Exception as e:  # noqa: BLE001
+                raise ModelNotFoundError(f"could not load the tokenizer of {path!s}: {type(e).__name__}: {e}") from e
         return cls(model, tokenizer)
 
     @property
