@@ -517,7 +517,6 @@ def test_remasked_positions_are_free_again_for_the_constraint(ab_tokenizer):
     assert all(compiled.accepts(row) for row in out.tolist())
 
 
-
 @pytest.mark.parametrize("name", sorted(REGISTERED))
 def test_constraint_guided_runs_never_build_the_whole_canvas_tensor(ab_tokenizer, monkeypatch, name):
     """With only row-aware guides, no sampler (its own selection rule included) reads the dense ``(B, L, V)``
@@ -541,6 +540,7 @@ def test_constraint_guided_runs_never_build_the_whole_canvas_tensor(ab_tokenizer
         torch.Generator().manual_seed(0),
     )
     assert all(compiled.accepts(row) for row in out.tolist())
+
 
 # --- the step works on the masked rows only: bit for bit the whole-canvas computation ------------------------
 
