@@ -41,6 +41,7 @@ from .errors import (
     UnsupportedModelError,
 )
 from .guidance.classifier import StyleClassifier
+from .guidance.index_builder import compile_budget
 from .lightning_module import DenoiserLightningModule
 from .masking import MaskingProcess
 from .model import DenoiserModel
@@ -52,6 +53,7 @@ from .training import TrainConfig, train
 
 __all__ = [
     "load",
+    "compile_budget",
     "Constraint",
     "Length",
     "Regex",

@@ -27,8 +27,9 @@ from numba import njit
 
 from ..constraints import Intersection, JsonSchema, Length, Regex, Slot
 from ..constraints.base import Constraint
-from ..constraints.errors import ConstraintError, ConstraintTooLargeError, UnsatisfiableConstraintError
+from ..constraints.errors import ConstraintError, ConstraintTooLargeError
 from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays, from_transitions, product
+from .index_builder import build_index
 from .json_schema import schema_to_regex
 from .regex_classes import python_shorthands
 from .size_bounds import regex_size
@@ -151,8 +152,6 @@ def _regex_transitions(
     empty text (probed with a token spelling the prefix): the empty response, all end tokens, decodes to
     ``""``.
     """
-    from outlines_core import Index
-
     sentinel, sentinel_id, prefix_id, probe = vocab.probe
     # the sentinel also opens the regex: outlines-core builds the regex's DFA for unanchored search as well,
     # and that DFA tracks every position a match could have started at: exponential in a counted repetition
@@ -160,15 +159,9 @@ def _regex_transitions(
     # leaves one such position. The index is then read from the state after it.
     mark = _literal(sentinel.encode())
     regex = f"{mark}(?:{full}){mark}"
-    try:
-        index = Index(regex, probe)
-    except Exception as e:  # outlines-core reports bad patterns with its own exception types
-        try:  # a state the vocabulary cannot leave: retry with every byte available (pruned afterwards)
-            index = Index(regex, vocab.probe_with_bytes)
-        except Exception as again:
-            if "incompatible" in str(again):  # no byte string at all leads on: nothing matches
-                raise UnsatisfiableConstraintError(f"no text matches {label or repr(pattern)}") from None
-            raise ConstraintError(f"cannot compile {label or repr(pattern)}: {e}") from None
+    # a state the vocabulary cannot leave is retried with every byte available (pruned afterwards); the build
+    # runs in a worker process under the compile budget (index_builder)
+    index = build_index(regex, probe, vocab.probe_with_bytes, vocab.fingerprint, label or repr(pattern))
     probed = _read_index(index, len(vocab), sentinel_id, -1 if prefix_id is None else prefix_id)
     arrays, initial, final = probed.arrays, probed.start, probed.final
     if at_start and prefix_id is not None and probed.prefix_dst >= 0 and final[probed.prefix_dst]:

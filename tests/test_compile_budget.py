@@ -1,0 +1,67 @@
+"""Compiles run in a worker process under a time budget: stopped past it with a typed error, and a worker that
+dies (a crash in native code) costs the compile, never the caller."""
+
+import threading
+
+import pytest
+from ctrlgen.constraints import CompileTimeoutError, ConstraintError, Regex
+from ctrlgen.guidance import index_builder
+from ctrlgen.guidance.compile import compile_constraint
+from ctrlgen.guidance.index_builder import compile_budget, current_budget
+
+#: Its DFA must remember the last 23 characters: millions of states, minutes of outlines-core.
+SLOW = Regex("[ab]*a[ab]{22}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CTRLGEN_CACHE", str(tmp_path))
+
+
+def test_a_compile_past_its_budget_is_stopped_and_the_next_one_works(default_tokenizer):
+    with compile_budget(2), pytest.raises(CompileTimeoutError, match="took more than 2 s"):
+        compile_constraint(SLOW, default_tokenizer)
+    compiled = compile_constraint(Regex("[a-z]{2,4}"), default_tokenizer)
+    assert compiled.automaton.shortest_accepted() >= 1
+
+
+def test_a_worker_that_dies_mid_compile_is_a_typed_error_and_is_replaced(default_tokenizer):
+    compile_constraint(Regex("[0-9]{2}"), default_tokenizer)  # the worker is up
+    worker = index_builder._WORKER
+    killer = threading.Timer(1.0, worker.process.kill)  # as a segfault would end it
+    killer.start()
+    try:
+        with compile_budget(60), pytest.raises(ConstraintError, match="its process ended"):
+            compile_constraint(SLOW, default_tokenizer)
+    finally:
+        killer.cancel()
+    assert compile_constraint(Regex("[0-9]{3}"), default_tokenizer).automaton.shortest_accepted() >= 1
+    assert index_builder._WORKER is not worker
+
+
+def test_no_budget_compiles_in_this_process(default_tokenizer, monkeypatch):
+    monkeypatch.setattr(index_builder, "_Worker", None)  # any use of a worker would fail
+    with compile_budget(None):
+        assert compile_constraint(Regex("x[0-9]+"), default_tokenizer).automaton.num_states > 1
+
+
+def test_budget_settings(monkeypatch):
+    monkeypatch.delenv("CTRLGEN_COMPILE_TIMEOUT", raising=False)
+    assert current_budget() == index_builder.DEFAULT_COMPILE_TIMEOUT
+    monkeypatch.setenv("CTRLGEN_COMPILE_TIMEOUT", "7.5")
+    assert current_budget() == 7.5
+    with compile_budget(0):
+        assert current_budget() is None
+    monkeypatch.setenv("CTRLGEN_COMPILE_TIMEOUT", "soon")
+    with pytest.raises(ConstraintError, match="CTRLGEN_COMPILE_TIMEOUT"):
+        current_budget()
+    with pytest.raises(ConstraintError, match="compile_timeout"), compile_budget(-1):
+        pass
+
+
+def test_many_compiles_in_a_row_keep_one_worker(default_tokenizer):
+    compile_constraint(Regex("q"), default_tokenizer)
+    worker = index_builder._WORKER
+    for k in range(30):
+        compile_constraint(Regex(f"[a-z]{{{k + 1}}}x"), default_tokenizer)
+    assert index_builder._WORKER is worker and worker.process.poll() is None  # no restarts
