@@ -1,6 +1,15 @@
-"""ctrlgen: controllable text generation with diffusion language models."""
+"""ctrlgen: controllable text generation with diffusion language models.
 
-from .config import DenoiserConfig
+The public names load on first use (PEP 562): ``import ctrlgen`` and ``ctrlgen --help`` stay fast, and torch,
+Lightning, transformers and numba are imported only by what needs them. The constraint classes and the
+errors are light and imported at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from .constraints import (
     CompileTimeoutError,
     Constraint,
@@ -20,16 +29,6 @@ from .constraints import (
     UnsupportedSchemaError,
     UnsupportedTokenizerError,
 )
-from .data import TextDataModule, TextSource
-from .denoisers import (
-    Denoiser,
-    DreamDenoiser,
-    LLaDADenoiser,
-    MaskedLMDenoiser,
-    NativeDenoiser,
-    load_denoiser,
-    register_denoiser,
-)
 from .errors import (
     CtrlgenError,
     DataError,
@@ -40,16 +39,75 @@ from .errors import (
     UnknownSamplerError,
     UnsupportedModelError,
 )
-from .guidance.classifier import StyleClassifier
-from .guidance.index_builder import compile_budget
-from .lightning_module import DenoiserLightningModule
-from .masking import MaskingProcess
-from .model import DenoiserModel
-from .pipeline import DiffusionLM, load
-from .sampling import AncestralSampler, ConfidenceSampler, RemaskingSampler, Sampler, SemiAutoregressiveSampler
-from .schedules import CosineSchedule, LogLinearSchedule, NoiseSchedule
-from .tokenizer import train_tokenizer
-from .training import TrainConfig, train
+
+#: Public name -> the module that defines it, imported when the name is first read.
+_LAZY = {
+    "DenoiserConfig": ".config",
+    "TextDataModule": ".data",
+    "TextSource": ".data",
+    "Denoiser": ".denoisers",
+    "DreamDenoiser": ".denoisers",
+    "LLaDADenoiser": ".denoisers",
+    "MaskedLMDenoiser": ".denoisers",
+    "NativeDenoiser": ".denoisers",
+    "load_denoiser": ".denoisers",
+    "register_denoiser": ".denoisers",
+    "StyleClassifier": ".guidance.classifier",
+    "compile_budget": ".guidance.index_builder",
+    "DenoiserLightningModule": ".lightning_module",
+    "MaskingProcess": ".masking",
+    "DenoiserModel": ".model",
+    "DiffusionLM": ".pipeline",
+    "load": ".pipeline",
+    "AncestralSampler": ".sampling",
+    "ConfidenceSampler": ".sampling",
+    "RemaskingSampler": ".sampling",
+    "Sampler": ".sampling",
+    "SemiAutoregressiveSampler": ".sampling",
+    "CosineSchedule": ".schedules",
+    "LogLinearSchedule": ".schedules",
+    "NoiseSchedule": ".schedules",
+    "train_tokenizer": ".tokenizer",
+    "TrainConfig": ".training",
+    "train": ".training",
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported at once
+    from .config import DenoiserConfig
+    from .data import TextDataModule, TextSource
+    from .denoisers import (
+        Denoiser,
+        DreamDenoiser,
+        LLaDADenoiser,
+        MaskedLMDenoiser,
+        NativeDenoiser,
+        load_denoiser,
+        register_denoiser,
+    )
+    from .guidance.classifier import StyleClassifier
+    from .guidance.index_builder import compile_budget
+    from .lightning_module import DenoiserLightningModule
+    from .masking import MaskingProcess
+    from .model import DenoiserModel
+    from .pipeline import DiffusionLM, load
+    from .sampling import AncestralSampler, ConfidenceSampler, RemaskingSampler, Sampler, SemiAutoregressiveSampler
+    from .schedules import CosineSchedule, LogLinearSchedule, NoiseSchedule
+    from .tokenizer import train_tokenizer
+    from .training import TrainConfig, train
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ctrlgen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # read once; later reads skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "load",

@@ -38,6 +38,7 @@ def _add_generate(sub) -> None:
     p.add_argument("--chars", type=int, default=None, help="exactly this many characters")
     p.add_argument("--label", default=None, help="class label of a conditional model (classifier-free guidance)")
     p.add_argument("--cfg-weight", type=float, default=1.0, help="classifier-free guidance weight")
+    _add_progress(p)
 
 
 def _add_model_args(p) -> None:
@@ -76,6 +77,16 @@ def _add_fill(sub) -> None:
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)
+    _add_progress(p)
+
+
+def _add_progress(p) -> None:
+    p.add_argument("--no-progress", dest="show_progress", action="store_false", help="no progress bar on stderr")
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """A progress bar on stderr: on by default, off when stderr is not a terminal or with --no-progress."""
+    return bool(getattr(args, "show_progress", True)) and sys.stderr.isatty()
 
 
 def _add_train(sub) -> None:
@@ -149,6 +160,7 @@ def _add_rewrite(sub) -> None:
     p.add_argument("-n", type=int, default=3)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)
+    _add_progress(p)
 
 
 def _rewrite(args: argparse.Namespace) -> None:
@@ -173,6 +185,7 @@ def _rewrite(args: argparse.Namespace) -> None:
         cfg_weight=args.cfg_weight,
         best_of=args.best_of,
         saliency_temperature=args.saliency_temperature,
+        progress=_progress(args),
     ):
         print(text.replace("\n", "\\n"))
 
@@ -254,6 +267,7 @@ def _generate(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         label=args.label,
         cfg_weight=args.cfg_weight,
+        progress=_progress(args),
     )
     for text in texts:
         print(text.replace("\n", "\\n"))
@@ -263,7 +277,15 @@ def _fill(args: argparse.Namespace) -> None:
     from .pipeline import load
 
     lm = load(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
-    texts = lm.fill(args.template, n=args.n, prompt=args.prompt, sampler=args.sampler, top_p=args.top_p, seed=args.seed)
+    texts = lm.fill(
+        args.template,
+        n=args.n,
+        prompt=args.prompt,
+        sampler=args.sampler,
+        top_p=args.top_p,
+        seed=args.seed,
+        progress=_progress(args),
+    )
     for text in texts:
         print(text.replace("\n", "\\n"))
 

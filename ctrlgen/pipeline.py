@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from .constrained import plan_constraints
 from .constraints import Constraint, ConstraintError, Length, Style, Template
@@ -359,7 +360,9 @@ class DiffusionLM:
         rows = [p for p in prefixes for _ in range(n)]
         texts: list[str] = []
         n_batches = math.ceil(len(rows) / batch_size)
-        for b in range(n_batches):
+        # one batch: a bar over its reverse steps; several: a bar over the batches
+        batches = tqdm(range(n_batches), desc="batches", disable=not progress or n_batches == 1, leave=False)
+        for b in batches:
             texts.extend(run(rows[b * batch_size : (b + 1) * batch_size], base_seed + b, progress and n_batches == 1))
         self.last_report = GenerationReport(n=len(rows), style_trace=_join_traces(traces))
         validators = plan.validators if plan else ()

@@ -37,3 +37,31 @@ def test_import_ctrlgen_imports_no_top_level_guidance(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_import_and_help_stay_light():
+    """``import ctrlgen`` and ``ctrlgen --help`` load neither torch, Lightning, transformers nor numba (seconds
+    of imports): the public names load on first use."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "lightning", "transformers", "numba")
+    code = (
+        "import sys, ctrlgen, ctrlgen.cli\n"
+        "try:\n"
+        "    ctrlgen.cli.main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        "ctrlgen.Length(3); ctrlgen.Regex('a+')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+def test_every_public_name_resolves():
+    import ctrlgen
+
+    for name in ctrlgen.__all__:
+        assert getattr(ctrlgen, name) is not None, name
