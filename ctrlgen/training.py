@@ -32,6 +32,7 @@ from .masking import MaskingProcess
 from .model import DenoiserModel
 from .schedules import schedule_from_name
 from .tokenizer import tokenizer_fingerprint, train_tokenizer
+from .training_output import progress_callbacks, quiet_lightning
 
 __all__ = ["TrainConfig", "AtomicCheckpointIO", "train", "export_checkpoint"]
 
@@ -318,33 +319,37 @@ def train(cfg: TrainConfig) -> Path:
         callbacks.append(EMAWeightAveraging(decay=cfg.ema_decay))
     if cfg.max_minutes:
         callbacks.append(SessionTimer(duration={"minutes": cfg.max_minutes}, interval="step"))
-    trainer = L.Trainer(
-        accelerator=cfg.accelerator,
-        devices=cfg.devices,
-        strategy=cfg.strategy,
-        precision=cfg.precision,
-        max_steps=cfg.max_steps,
-        accumulate_grad_batches=cfg.accumulate_grad_batches,
-        val_check_interval=None if cfg.fast_dev_run else cfg.val_every,
-        check_val_every_n_epoch=None,
-        callbacks=callbacks,
-        plugins=[AtomicCheckpointIO()],
-        logger=CSVLogger(out, name="logs", version=0) if not cfg.fast_dev_run else False,
-        enable_progress_bar=cfg.progress,
-        enable_model_summary=cfg.progress,
-        fast_dev_run=cfg.fast_dev_run,
-        default_root_dir=out,
-        num_sanity_val_steps=0,
-        log_every_n_steps=10,
-    )
+    callbacks += progress_callbacks(cfg.progress and not cfg.fast_dev_run)
+    with quiet_lightning():
+        trainer = L.Trainer(
+            accelerator=cfg.accelerator,
+            devices=cfg.devices,
+            strategy=cfg.strategy,
+            precision=cfg.precision,
+            max_steps=cfg.max_steps,
+            accumulate_grad_batches=cfg.accumulate_grad_batches,
+            val_check_interval=None if cfg.fast_dev_run else cfg.val_every,
+            check_val_every_n_epoch=None,
+            callbacks=callbacks,
+            plugins=[AtomicCheckpointIO()],
+            logger=CSVLogger(out, name="logs", version=0) if not cfg.fast_dev_run else False,
+            enable_progress_bar=cfg.progress,
+            enable_model_summary=cfg.progress,
+            fast_dev_run=cfg.fast_dev_run,
+            default_root_dir=out,
+            num_sanity_val_steps=0,
+            log_every_n_steps=10,
+        )
     if cfg.resume and not resume_from.exists():
         print(f"ctrlgen: no checkpoint at {resume_from}: starting a new run", file=sys.stderr)
     start = time.time()
-    trainer.fit(system, datamodule=dm, ckpt_path=str(resume_from) if cfg.resume and resume_from.exists() else None)
+    with quiet_lightning():
+        trainer.fit(system, datamodule=dm, ckpt_path=str(resume_from) if cfg.resume and resume_from.exists() else None)
     elapsed = time.time() - start
     if cfg.fast_dev_run:
         return out
-    metrics = trainer.validate(system, datamodule=dm, verbose=False)[0] if dm.val_data else {}
+    with quiet_lightning():
+        metrics = trainer.validate(system, datamodule=dm, verbose=False)[0] if dm.val_data else {}
     if trainer.is_global_zero:
         _export(denoiser, out)
         summary = {

@@ -114,3 +114,32 @@ def test_split_is_fixed_and_disjoint():
     texts = [f"doc {i}" for i in range(100)]
     a, b = split_texts(texts, 0.1, seed=0), split_texts(texts, 0.1, seed=0)
     assert a == b and len(a[1]) == 10 and not set(a[0]) & set(a[1])
+
+
+def test_training_prints_steps_not_lightning_notices(corpus_file, tmp_path, capfd):
+    """One bar of steps out of max_steps; no accelerator lines, logger advert, Lightning deprecations or
+    weights_only notices; --resume without a checkpoint says it starts afresh."""
+    cfg = TrainConfig(
+        data=[str(corpus_file)],
+        out=str(tmp_path / "run"),
+        max_steps=6,
+        accelerator="cpu",
+        resume=True,
+        **TINY,
+    )
+    train(cfg)
+    out, err = capfd.readouterr()
+    for noise in ("GPU available", "Tip:", "LeafSpec", "weights_only", "Epoch 0/-2"):
+        assert noise not in out + err, noise
+    assert "no checkpoint at" in err and "starting a new run" in err
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("max_steps", 0), ("max_steps", -5), ("batch_size", 2.5), ("lr", -1.0), ("dropout", 1.0), ("val_every", True)],
+)
+def test_bad_training_options_are_named(field, value):
+    from ctrlgen import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=field):
+        TrainConfig(**{field: value})
