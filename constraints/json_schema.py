@@ -42,7 +42,11 @@ class JsonSchema(Constraint):
 
                 raise InvalidSchemaError(f"schema is not valid JSON: {e}") from None
         if not isinstance(schema, (dict, bool)):
-            raise TypeError(f"JsonSchema takes a dict, a JSON string or a Pydantic model, got {type(schema).__name__}")
+            from .errors import InvalidSchemaError
+
+            raise InvalidSchemaError(
+                f"JsonSchema takes a dict, a JSON string or a Pydantic model, got {type(schema).__name__}"
+            )
         object.__setattr__(self, "schema_json", json.dumps(schema, sort_keys=False))
         object.__setattr__(self, "strict", strict)
         object.__setattr__(self, "whitespace", whitespace)

@@ -64,12 +64,15 @@ class Sampler:
     remasks: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        if self.steps is not None and self.steps < 1:
-            raise InvalidArgumentError(f"steps must be at least 1, got {self.steps}")
-        if not (self.temperature > 0 and math.isfinite(self.temperature)):
-            raise InvalidArgumentError(f"temperature must be positive and finite, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise InvalidArgumentError(f"top_p must be in (0, 1], got {self.top_p}")
+        steps, temperature, top_p = self.steps, self.temperature, self.top_p
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise InvalidArgumentError(f"steps must be a whole number >= 1, got {steps!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+            raise InvalidArgumentError(f"temperature must be a number, got {temperature!r}")
+        if not (temperature > 0 and math.isfinite(temperature)):
+            raise InvalidArgumentError(f"temperature must be positive and finite, got {temperature}")
+        if isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0 < top_p <= 1:
+            raise InvalidArgumentError(f"top_p must be in (0, 1], got {top_p!r}")
 
     # -- what subclasses choose ------------------------------------------------------------------------------
 
