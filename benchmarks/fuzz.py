@@ -277,27 +277,10 @@ def run(cases: int, seed: int, budget: float, lm=None, progress: bool = True) ->
 def _untrained_model():
     """The shipped tokenizer with a one-layer untrained denoiser on a 64-token canvas: fast, and no help to any
     constraint."""
-    import torch
-    from ctrlgen.guidance.vocabulary import tokenizer_fingerprint
-
     import ctrlgen
-    from ctrlgen import DenoiserConfig, DenoiserModel, DiffusionLM
+    from ctrlgen.tiny_models import untrained_lm
 
-    tokenizer = ctrlgen.load().tokenizer
-    torch.manual_seed(0)
-    config = DenoiserConfig(
-        vocab_size=len(tokenizer),
-        max_canvas=64,
-        d_model=16,
-        n_layers=1,
-        n_heads=2,
-        d_ff=32,
-        dropout=0.0,
-        mask_token_id=tokenizer.mask_token_id,
-        end_token_id=tokenizer.pad_token_id,
-        tokenizer_hash=tokenizer_fingerprint(tokenizer),
-    )
-    return DiffusionLM(DenoiserModel(config), tokenizer)
+    return untrained_lm(ctrlgen.load().tokenizer, max_canvas=64)
 
 
 def main() -> None:

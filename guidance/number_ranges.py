@@ -302,7 +302,7 @@ def _nonneg_fractions(a: Fraction, a_strict: bool, b: Fraction | None, b_strict:
         tail = _digits(fa, a_strict, None, False, True)
         if tail is not None:
             out.append(rf"{na}\.{tail}")
-        out.append(rf"{_int_part(na + 1, None)}\.[0-9]+")
+        out.append(rf"{integer_range_regex(na + 1, None)}\.[0-9]+")
         return out
     nb, fb = _split(b)
     if na == nb:
@@ -314,15 +314,11 @@ def _nonneg_fractions(a: Fraction, a_strict: bool, b: Fraction | None, b_strict:
     if tail is not None:
         out.append(rf"{na}\.{tail}")
     if na + 1 <= nb - 1:
-        out.append(rf"{_int_part(na + 1, nb - 1)}\.[0-9]+")
+        out.append(rf"{integer_range_regex(na + 1, nb - 1)}\.[0-9]+")
     tail = _digits("", False, fb, b_strict, True)
     if tail is not None:
         out.append(rf"{nb}\.{tail}")
     return out
-
-
-def _int_part(lo: int, hi: int | None) -> str:
-    return integer_range_regex(lo, hi)
 
 
 def _fraction_texts(lo: Bound | None, hi: Bound | None) -> list[str]:

@@ -36,15 +36,7 @@ _UNBOUNDED = _sre.MAXREPEAT
 def most_chars_per_token(vocab: TokenVocabulary) -> int:
     """An upper bound on the characters one token adds to the decoded text (its bytes, plus a space a
     decoder may put between words)."""
-    return _most_bytes(vocab) + 1
-
-
-def _most_bytes(vocab: TokenVocabulary) -> int:
-    cached = getattr(vocab, "_ctrlgen_most_bytes", None)
-    if cached is None:
-        cached = max((len(b) for b in vocab.token_bytes if b), default=1)
-        object.__setattr__(vocab, "_ctrlgen_most_bytes", cached)
-    return cached
+    return vocab.max_token_bytes + 1
 
 
 @lru_cache(maxsize=256)

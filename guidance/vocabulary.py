@@ -305,6 +305,11 @@ class TokenVocabulary:
         return sentinel, size, size + 1 if self.prefix else None, Vocabulary(self.end_id, mapping)
 
     @cached_property
+    def max_token_bytes(self) -> int:
+        """The most bytes one token writes (at least 1): what bounds how much text a canvas can hold."""
+        return max((len(b) for b in self.token_bytes if b), default=1)
+
+    @cached_property
     def probe_with_bytes(self) -> Any:
         """:attr:`probe`'s outlines vocabulary plus a token for every single byte (ids ``len(self) + 2 + b``).
 

@@ -77,25 +77,9 @@ def tiny_lm(tiny_run):
 def random_lm(tokenizer, seed: int = 0):
     """A DiffusionLM with an untrained one-layer denoiser: near-uniform predictions, the hardest case for
     constraints (the model itself never helps them)."""
-    import torch
-    from ctrlgen.guidance.vocabulary import tokenizer_fingerprint
+    from ctrlgen.tiny_models import untrained_lm
 
-    from ctrlgen import DenoiserConfig, DenoiserModel, DiffusionLM
-
-    torch.manual_seed(seed)
-    cfg = DenoiserConfig(
-        vocab_size=len(tokenizer),
-        max_canvas=256,
-        d_model=16,
-        n_layers=1,
-        n_heads=2,
-        d_ff=32,
-        dropout=0.0,
-        mask_token_id=tokenizer.mask_token_id,
-        end_token_id=tokenizer.pad_token_id,
-        tokenizer_hash=tokenizer_fingerprint(tokenizer),
-    )
-    return DiffusionLM(DenoiserModel(cfg), tokenizer)
+    return untrained_lm(tokenizer, seed=seed)
 
 
 @pytest.fixture(scope="session")

@@ -70,20 +70,28 @@ def test_product_is_the_exact_intersection(a, b, canvas):
 @settings(max_examples=60, deadline=None)
 @given(automata(), canvases(), st.integers(0, 2**32 - 1))
 def test_joint_commit_keeps_canvas_completable(automaton, canvas, seed):
-    valid = completions(automaton, canvas)
-    if not valid:
+    if not completions(automaton, canvas):
         return
+    g = torch.Generator().manual_seed(seed)
+    committed = _joint_commit(
+        automaton, canvas, g, 0.6, lambda: torch.rand(1, len(canvas), V, generator=g, dtype=torch.float64)
+    )
+    assert completions(automaton, committed)
+
+
+def _joint_commit(automaton, canvas, g, share, make_probs, most_probable=False):
+    """One joint draw on ``canvas``: a random ``share`` of its masked positions committed, with the class
+    weights of ``make_probs()`` (the mask token's zeroed); the canvas with the committed tokens written in."""
     dev = DeviceAutomaton.build(automaton)
     tokens = torch.tensor([canvas])
     masked = tokens == MASK
     fwd, bwd = reachability(dev, tokens, masked)
     allowed = allowed_classes(dev, tokens, masked, fwd, bwd)
-    g = torch.Generator().manual_seed(seed)
-    commit = masked & (torch.rand(masked.shape, generator=g) < 0.6)
-    probs = torch.rand(1, len(canvas), V, generator=g, dtype=torch.float64)
+    commit = masked & (torch.rand(masked.shape, generator=g) < share)
+    probs = make_probs().to(torch.float64)
     probs[..., MASK] = 0
-    out = joint_sample(dev, tokens, masked, commit, probs, allowed, g)[0].tolist()
-    assert completions(automaton, [o if c else t for o, t, c in zip(out, canvas, commit[0].tolist())])
+    out = joint_sample(dev, tokens, masked, commit, probs, allowed, g, most_probable)[0].tolist()
+    return [o if c else t for o, t, c in zip(out, canvas, commit[0].tolist())]
 
 
 def _chi2_critical(df: int, z: float = 3.09) -> float:
@@ -302,18 +310,9 @@ def test_joint_sampler_never_leaves_the_language_under_extreme_weights(automaton
     """Whatever the weights (all zero, denormal, 1e300 next to 1e-300), a committed draw keeps the canvas
     completable, or the row is left as it was; never an index out of range (run under NUMBA_BOUNDSCHECK by
     tests/test_kernel_safety.py, where an out-of-range read is an error instead of a crash)."""
-    valid = completions(automaton, canvas)
-    if not valid:
+    if not completions(automaton, canvas):
         return
-    dev = DeviceAutomaton.build(automaton)
-    tokens = torch.tensor([canvas])
-    masked = tokens == MASK
-    fwd, bwd = reachability(dev, tokens, masked)
-    allowed = allowed_classes(dev, tokens, masked, fwd, bwd)
-    g = torch.Generator().manual_seed(seed)
-    commit = masked & (torch.rand(masked.shape, generator=g) < 0.7)
     probs = torch.tensor([data.draw(extreme_probs(len(canvas)), label="probs")], dtype=torch.float64)
-    probs[..., MASK] = 0
-    out = joint_sample(dev, tokens, masked, commit, probs, allowed, g, best)[0].tolist()
-    committed = [o if c else t for o, t, c in zip(out, canvas, commit[0].tolist())]
+    g = torch.Generator().manual_seed(seed)
+    committed = _joint_commit(automaton, canvas, g, 0.7, lambda: probs, best)
     assert completions(automaton, committed) or committed == canvas

@@ -50,6 +50,7 @@ from .families import (
 from .remote import build_dream_style, build_llada_style
 from .synthetic import synthetic_vocab_tokenizer
 from .tokenizers import train_bytelevel_bpe_tokenizer, train_unigram_tokenizer, train_wordpiece_tokenizer
+from .untrained import untrained_lm
 from .zoo import build_zoo
 
 __all__ = [
@@ -70,4 +71,5 @@ __all__ = [
     "build_dream_style",
     "build_zoo",
     "read_zoo_info",
+    "untrained_lm",
 ]
