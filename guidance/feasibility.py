@@ -65,9 +65,9 @@ class DeviceAutomaton:
         src, c, dst = automaton.edges()
         out_ptr, out_cls, out_dst = K.csr(src, (c, dst), s)
         in_ptr, in_src, in_cls = K.csr(dst, (src, c), s)
-        pairs = np.unique(np.stack([src, dst], axis=1), axis=0) if len(src) else np.zeros((0, 2), np.int64)
-        succ_ptr, succ_dst = K.csr(pairs[:, 0], (pairs[:, 1],), s)
-        pred_ptr, pred_src = K.csr(pairs[:, 1], (pairs[:, 0],), s)
+        pair_src, pair_dst = automaton.successor_pairs()
+        succ_ptr, succ_dst = K.csr(pair_src, (pair_dst,), s)
+        pred_ptr, pred_src = K.csr(pair_dst, (pair_src,), s)
         return cls(
             automaton,
             np.ascontiguousarray(automaton.table),

@@ -316,3 +316,27 @@ def test_joint_sampler_never_leaves_the_language_under_extreme_weights(automaton
     g = torch.Generator().manual_seed(seed)
     committed = _joint_commit(automaton, canvas, g, 0.7, lambda: probs, best)
     assert completions(automaton, committed) or committed == canvas
+
+
+@settings(max_examples=150, deadline=None)
+@given(automata())
+def test_successors_and_shortest_length_agree_with_brute_force(automaton):
+    """The vectorised successor relation and BFS (used to size the canvas) against token-by-token search."""
+    tokens = [END, 2, 3, 4]
+    pairs = {
+        (q, int(automaton.table[q, c]))
+        for q in range(automaton.num_states)
+        for tok in tokens
+        if (c := automaton.token_class[tok]) >= 0 and automaton.table[q, c] >= 0
+    }
+    src, dst = automaton.successor_pairs()
+    assert sorted(zip(src.tolist(), dst.tolist())) == sorted(pairs)
+    shortest = next(
+        (
+            n
+            for n in range(automaton.num_states + 2)
+            if any(automaton.accepts(list(c)) for c in itertools.product(tokens, repeat=n))
+        ),
+        None,
+    )
+    assert automaton.shortest_accepted() == shortest
