@@ -32,6 +32,7 @@ from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays, f
 from .index_builder import build_index
 from .json_schema import schema_to_regex
 from .regex_classes import python_shorthands
+from .regex_exclude import exclude_character
 from .size_bounds import regex_size
 from .vocabulary import TokenVocabulary, as_vocabulary
 
@@ -157,8 +158,10 @@ def _regex_transitions(
     # and that DFA tracks every position a match could have started at: exponential in a counted repetition
     # (``1[0-9]{16}`` takes seconds, ``{20}`` minutes). A first character found nowhere else in the regex
     # leaves one such position. The index is then read from the state after it.
+    # The content is also kept from matching the sentinel (regex_exclude): otherwise every sentinel a ``.`` or
+    # a negated class could read would start another candidate match in that DFA (``(?s:.){20}``: a minute).
     mark = _literal(sentinel.encode())
-    regex = f"{mark}(?:{full}){mark}"
+    regex = f"{mark}(?:{exclude_character(full, sentinel)}){mark}"
     # a state the vocabulary cannot leave is retried with every byte available (pruned afterwards); the build
     # runs in a worker process under the compile budget (index_builder)
     index = build_index(regex, probe, vocab.probe_with_bytes, vocab.fingerprint, label or repr(pattern))

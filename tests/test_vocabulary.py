@@ -14,8 +14,8 @@ import re
 import numpy as np
 import pytest
 from ctrlgen.constraints import JsonSchema, Length, Regex, UnsupportedTokenizerError
-from ctrlgen.guidance.automaton import TokenAutomaton, from_transitions
-from ctrlgen.guidance.compile import compile_constraint, regex_automaton
+from ctrlgen.guidance.automaton import TokenAutomaton, from_transitions, product
+from ctrlgen.guidance.compile import _without_sequence, compile_constraint, regex_automaton
 from ctrlgen.guidance.vocabulary import (
     TokenVocabulary,
     outlines_vocabulary,
@@ -674,12 +674,17 @@ def test_from_transitions_refuses_what_does_not_fit():
         from_transitions({0: {2: -1}}, 0, [0], 8, 0)  # a negative state id
 
 
-def _reference_regex_automaton(pattern: str, vocab: TokenVocabulary, at_start: bool = True) -> TokenAutomaton:
-    """``regex_automaton`` by its definition, over outlines-core's ``get_transitions()`` dictionaries."""
+def _reference_regex_automaton(
+    pattern: str, vocab: TokenVocabulary, at_start: bool = True, exclude: bool = True
+) -> TokenAutomaton:
+    """``regex_automaton`` by its definition, over outlines-core's ``get_transitions()`` dictionaries
+    (``exclude=False``: without taking the sentinel out of the content's classes)."""
     from ctrlgen.guidance.compile import _literal
+    from ctrlgen.guidance.regex_exclude import exclude_character
     from outlines_core import Index
 
     full = f"{_literal(vocab.prefix)}(?:{pattern})" if at_start and vocab.prefix else pattern
+    full = exclude_character(full, vocab.probe[0]) if exclude else full
     mark = _literal(vocab.probe[0].encode())
     regex = f"{mark}(?:{full}){mark}"
     try:
@@ -762,6 +767,32 @@ def test_regex_automaton_builds_the_reference_automaton(family, at_start, tmp_pa
     for pattern in EQUIVALENCE_PATTERNS:
         ours = regex_automaton(pattern, vocab, at_start=at_start)
         assert _canonical(ours) == _canonical(_reference_regex_automaton(pattern, vocab, at_start)), pattern
+        # the same language as without the exclusion, less the texts holding the reserved sentinel (which byte
+        # tokens can spell)
+        unexcluded = _reference_regex_automaton(pattern, vocab, at_start, exclude=False)
+        assert _same_language(ours, product(unexcluded, _without_sequence(vocab, vocab.probe[0].encode()))), pattern
+
+
+def _same_language(a: TokenAutomaton, b: TokenAutomaton) -> bool:
+    """Whether two token automata accept the same canvases: no reachable pair of states disagrees on acceptance
+    (a dead transition goes to a rejecting sink, ``-1``)."""
+    tokens = range(a.vocab_size)
+
+    def step(automaton, q, t):
+        c = automaton.token_class[t] if q >= 0 else -1
+        return -1 if c < 0 else int(automaton.table[q, c])
+
+    seen, queue = {(a.start, b.start)}, [(a.start, b.start)]
+    while queue:
+        qa, qb = queue.pop()
+        if (qa >= 0 and bool(a.accept[qa])) != (qb >= 0 and bool(b.accept[qb])):
+            return False
+        for t in tokens:
+            pair = (step(a, qa, t), step(b, qb, t))
+            if pair not in seen and pair != (-1, -1):
+                seen.add(pair)
+                queue.append(pair)
+    return True
 
 
 def test_regex_automaton_builds_the_reference_automaton_for_every_decoder_layout(layout, tmp_path, monkeypatch):
