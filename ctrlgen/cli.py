@@ -23,7 +23,11 @@ def _add_generate(sub) -> None:
     p.add_argument(
         "--length", type=int, default=None, help="canvas length in tokens (default 64, or sized from the constraint)"
     )
-    p.add_argument("--sampler", default="ancestral", help="ancestral, confidence, semi-ar or remdm")
+    p.add_argument(
+        "--sampler",
+        default=None,
+        help="masking: ancestral (default), confidence, semi-ar, remdm; uniform: entropy-bound (default), ancestral",
+    )
     p.add_argument("--steps", type=int, default=None, help="reverse steps (default: one per position)")
     p.add_argument("--temperature", type=float, default=None, help="default 1")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default 1: off)")
@@ -73,7 +77,11 @@ def _add_fill(sub) -> None:
     _add_model_args(p)
     p.add_argument("--prompt", default=None, help="text before the template")
     p.add_argument("-n", type=int, default=3)
-    p.add_argument("--sampler", default="ancestral", help="ancestral, confidence, semi-ar or remdm")
+    p.add_argument(
+        "--sampler",
+        default=None,
+        help="masking: ancestral (default), confidence, semi-ar, remdm; uniform: entropy-bound (default), ancestral",
+    )
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)
@@ -99,6 +107,7 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--canvas-length", type=int, default=None)
     p.add_argument("--vocab-size", type=int, default=None)
+    p.add_argument("--process", default=None, help="forward process: masking (default) or uniform")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--val-every", type=int, default=None)
     p.add_argument("--ema-decay", type=float, default=None)

@@ -24,6 +24,9 @@ class DenoiserConfig(PretrainedConfig):
         The absorbing ``[MASK]`` state and the end/padding token.
     schedule:
         Name of the noise schedule used in training (``"loglinear"`` or ``"cosine"``); samplers default to it.
+    process:
+        The forward process it was trained with: ``"masking"`` (absorbing ``[MASK]``) or ``"uniform"``
+        (uniformly drawn tokens; the mask token is then never used).
     tokenizer_hash:
         Fingerprint of the tokenizer the model was trained with, checked on load.
     label_names:
@@ -45,6 +48,7 @@ class DenoiserConfig(PretrainedConfig):
         mask_token_id: int = 1,
         end_token_id: int = 0,
         schedule: str = "loglinear",
+        process: str = "masking",
         tokenizer_hash: str | None = None,
         label_names: list[str] | None = None,
         **kwargs,
@@ -61,6 +65,8 @@ class DenoiserConfig(PretrainedConfig):
                 raise ValueError(f"config {name} must be a positive whole number, got {value!r}")
         if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
             raise ValueError(f"config dropout must be a number in [0, 1), got {dropout!r}")
+        if process not in ("masking", "uniform"):
+            raise ValueError(f"config process must be 'masking' or 'uniform', got {process!r}")
         if d_model % n_heads or (d_model // n_heads) % 2:
             raise ValueError(f"d_model={d_model} must split into {n_heads} heads of even size")
         self.vocab_size = vocab_size
@@ -73,6 +79,7 @@ class DenoiserConfig(PretrainedConfig):
         self.mask_token_id = mask_token_id
         self.end_token_id = end_token_id
         self.schedule = schedule
+        self.process = process
         self.tokenizer_hash = tokenizer_hash
         self.label_names = list(label_names or [])
         kwargs.setdefault("pad_token_id", end_token_id)

@@ -78,10 +78,12 @@ class CanvasDenoiser:
         return ids, keep, cols
 
     @torch.no_grad()
-    def __call__(self, canvas: torch.Tensor) -> torch.Tensor:
+    def __call__(self, canvas: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """SUBS log-probabilities for ``canvas``; the network reads ``inputs`` instead when given (a uniform-noise
+        model sees random tokens where the canvas is still free, and those positions stay free for SUBS)."""
         device = self.denoiser.device
         canvas = canvas.to(device)
-        ids, keep, cols = self._assemble(canvas)
+        ids, keep, cols = self._assemble(canvas if inputs is None else inputs.to(device))
         b = canvas.shape[0]
         if self.label is None:
             logits = self.denoiser(ids, keep).float()

@@ -8,13 +8,13 @@ import lightning as L
 import torch
 from torchmetrics import MeanMetric
 
-from .masking import MaskingProcess
+from .processes import ForwardProcess
 
 __all__ = ["DenoiserLightningModule"]
 
 
 class DenoiserLightningModule(L.LightningModule):
-    """Trains an injected denoiser on the masking process's NELBO.
+    """Trains an injected denoiser on its forward process's NELBO (masking or uniform).
 
     Parameters
     ----------
@@ -33,7 +33,7 @@ class DenoiserLightningModule(L.LightningModule):
     def __init__(
         self,
         model: torch.nn.Module,
-        process: MaskingProcess,
+        process: ForwardProcess,
         lr: float = 1e-3,
         weight_decay: float = 0.05,
         warmup_steps: int = 200,

@@ -26,7 +26,7 @@ from .guidance.vocabulary import TokenVocabulary, token_vocabulary
 from .model import DenoiserModel
 from .prompts import Prompt, check_room, normalize_prompts, prefix_for, prompt_text
 from .rewriting import pick_words, random_order, word_spans
-from .sampling import SAMPLERS, Sampler
+from .sampling import DEFAULT_SAMPLER, SAMPLERS_BY_PROCESS, Sampler, UniformSampler
 from .schedules import schedule_from_name
 from .styles import REWRITE_STYLE_DEFAULTS, style_guide
 
@@ -215,20 +215,41 @@ class DiffusionLM:
         """The sampler to run: a name, or an instance whose settings are overridden by the arguments given
         (and whose schedule defaults to the model's)."""
         given = {k: v for k, v in (("steps", steps), ("temperature", temperature), ("top_p", top_p)) if v is not None}
+        process = self.denoiser.process_name
+        table = SAMPLERS_BY_PROCESS[process]
         if isinstance(sampler, Sampler):
+            if isinstance(sampler, UniformSampler) != (process == "uniform"):
+                raise UnknownSamplerError(
+                    f"{type(sampler).__name__} does not sample the {process} process this model was trained with; "
+                    f"its samplers: {', '.join(sorted(table))}"
+                )
             if sampler.schedule is None:
                 given["schedule"] = self.schedule
-            return dataclasses.replace(sampler, **given) if given else sampler
-        try:
-            cls = SAMPLERS[sampler]
-        except (KeyError, TypeError):
-            raise UnknownSamplerError(f"unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}") from None
-        return cls(**given, schedule=self.schedule)
+            impl = dataclasses.replace(sampler, **given) if given else sampler
+        else:
+            name = DEFAULT_SAMPLER[process] if sampler is None else sampler
+            try:
+                cls = table[name]
+            except (KeyError, TypeError):
+                raise UnknownSamplerError(
+                    f"unknown sampler {sampler!r} for a model of the {process} process; choose one of {sorted(table)}"
+                ) from None
+            impl = cls(**given, schedule=self.schedule)
+        if isinstance(impl, UniformSampler) and impl.noise_ids is None:
+            impl = dataclasses.replace(impl, noise_ids=self._noise_ids)
+        return impl
+
+    @property
+    def _noise_ids(self) -> torch.Tensor:
+        """The tokens uniform noise is drawn from (the process's support)."""
+        from .processes import process_for
+
+        return process_for(self.denoiser).support_ids
 
     def sample_tokens(
         self,
         canvas: torch.Tensor,
-        sampler: str | Sampler = "ancestral",
+        sampler: str | Sampler | None = None,
         steps: int | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
@@ -267,7 +288,7 @@ class DiffusionLM:
         length: int | None = None,
         constraints: Sequence[Constraint] = (),
         prompt: Prompt | Sequence[Prompt] | None = None,
-        sampler: str | Sampler = "ancestral",
+        sampler: str | Sampler | None = None,
         steps: int | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
@@ -298,10 +319,11 @@ class DiffusionLM:
             template when it has one), or a list of either: the fixed text before the response. A list gives
             ``n`` texts per prompt, in the order of the prompts.
         sampler:
-            ``"ancestral"`` (MDLM), ``"confidence"`` (LLaDA low-confidence remasking), ``"semi-ar"``,
-            ``"remdm"`` (self-correcting: committed tokens may be remasked and redrawn), or a
-            :class:`~ctrlgen.sampling.Sampler` instance (``steps``, ``temperature``, ``top_p`` given here
-            override its own).
+            For a masking model ``"ancestral"`` (MDLM, the default), ``"confidence"`` (LLaDA low-confidence
+            remasking), ``"semi-ar"``, ``"remdm"`` (self-correcting: committed tokens may be remasked and
+            redrawn); for a uniform-noise model ``"entropy-bound"`` (DiffusionGemma's, the default) or
+            ``"ancestral"`` (UDLM); or a :class:`~ctrlgen.sampling.Sampler` instance (``steps``,
+            ``temperature``, ``top_p`` given here override its own).
         steps:
             Reverse steps; default one per canvas position.
         temperature, top_p:
@@ -401,7 +423,7 @@ class DiffusionLM:
         seed: int | None = None,
         salient: bool = True,
         saliency_temperature: float = 0.5,
-        sampler: str | Sampler = "confidence",
+        sampler: str | Sampler | None = None,
         steps: int | None = None,
         temperature: float = 1.0,
         top_p: float = 1.0,
@@ -455,6 +477,8 @@ class DiffusionLM:
             raise InvalidArgumentError(f"n must be a positive integer, got {n!r}")
         if not isinstance(saliency_temperature, (int, float)) or not (0 <= saliency_temperature < math.inf):
             raise InvalidArgumentError(f"saliency_temperature must be finite and >= 0, got {saliency_temperature!r}")
+        if sampler is None and self.denoiser.process_name == "masking":
+            sampler = "confidence"  # the measured recipe unmasks the re-noised words most confident first
         hard, soft = _split_constraints(constraints)
         if best_of is None:
             best_of = REWRITE_BEST_OF if soft else 1

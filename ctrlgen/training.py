@@ -28,9 +28,8 @@ from .data import TextDataModule, TextSource, read_labelled_texts, read_prompt_p
 from .denoisers import Denoiser, NativeDenoiser, load_denoiser
 from .errors import DataError, InvalidArgumentError, ModelNotFoundError
 from .lightning_module import DenoiserLightningModule
-from .masking import MaskingProcess
 from .model import DenoiserModel
-from .schedules import schedule_from_name
+from .processes import check_process_name, process_for
 from .tokenizer import tokenizer_fingerprint, train_tokenizer
 from .training_output import progress_callbacks, quiet_lightning
 
@@ -111,6 +110,8 @@ class TrainConfig:
     d_ff: int = 1024
     dropout: float = 0.1
     schedule: str = "loglinear"
+    #: forward process: "masking" or "uniform" (ctrlgen.processes); None: the init_from model's, else masking
+    process: str | None = None
     # data
     canvas_length: int = 128
     max_canvas: int = 256
@@ -178,6 +179,8 @@ class TrainConfig:
             isinstance(self.max_minutes, bool) or not isinstance(self.max_minutes, int | float) or self.max_minutes <= 0
         ):
             raise InvalidArgumentError(f"training option max_minutes must be positive, got {self.max_minutes!r}")
+        if self.process is not None:
+            check_process_name(self.process)
         if isinstance(self.data, str):
             self.data = [self.data]
 
@@ -235,10 +238,25 @@ def _build_denoiser(cfg: TrainConfig, out: Path, train_texts: list[str], label_n
         mask_token_id=tokenizer.mask_token_id,
         end_token_id=tokenizer.pad_token_id,
         schedule=cfg.schedule,
+        process=cfg.process or "masking",
         tokenizer_hash=tokenizer_fingerprint(tokenizer),
         label_names=label_names,
     )
     return NativeDenoiser(DenoiserModel(model_cfg), tokenizer)
+
+
+def _set_process(denoiser: Denoiser, name: str | None) -> None:
+    """Record the forward process in the model's config, where a sampler reads it; a family whose config has
+    no such field (the Hugging Face adapters) trains with masking only."""
+    if name is None or name == denoiser.process_name:
+        return
+    if not isinstance(denoiser, NativeDenoiser):
+        raise InvalidArgumentError(
+            f"process {name!r}: only ctrlgen's own denoisers train with a process other than masking "
+            f"(init_from is a {denoiser.family} model)"
+        )
+    denoiser.model.config.process = name
+    denoiser.process_name = name
 
 
 def train(cfg: TrainConfig) -> Path:
@@ -271,9 +289,10 @@ def train(cfg: TrainConfig) -> Path:
         train_texts, val_texts = split_texts(texts, cfg.val_fraction, cfg.seed)
 
     denoiser = _build_denoiser(cfg, out, train_texts, label_names)
+    _set_process(denoiser, cfg.process)
     if not (cfg.resume and (out / "config.json").is_file()):
         denoiser.save_pretrained(out)  # the run folder describes its model from the start (export_checkpoint)
-    process = MaskingProcess(schedule_from_name(denoiser.schedule_name), denoiser.mask_token_id)
+    process = process_for(denoiser)
     system = DenoiserLightningModule(
         denoiser,
         process,

@@ -3,10 +3,11 @@
 import math
 
 import torch
-from ctrlgen.schedules import LogLinearSchedule
-from ctrlgen.uniform import UniformProcess, uniform_nelbo_terms
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from ctrlgen.schedules import LogLinearSchedule
+from ctrlgen.uniform import UniformProcess, uniform_nelbo_terms
 
 
 def _brute_force(p: torch.Tensor, x0: int, z: int, alpha: float) -> float:

@@ -31,6 +31,8 @@ class Denoiser(nn.Module):
     tokenizer: object
     #: Name of the noise schedule the model was trained with; samplers space their steps by it.
     schedule_name: str = "loglinear"
+    #: The forward process it was trained with (:mod:`ctrlgen.processes`): what samplers and training ask.
+    process_name: str = "masking"
 
     #: (mask, end, pad) ids of an adapter that reads them once when it loads (see :meth:`_set_special_ids`)
     _special_ids: tuple[int, int, int] | None = None

@@ -46,6 +46,7 @@ class NativeDenoiser(Denoiser):
         self.model = model
         self.tokenizer = tokenizer
         self.schedule_name = model.config.schedule
+        self.process_name = getattr(model.config, "process", "masking")
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **hub_kwargs) -> NativeDenoiser:

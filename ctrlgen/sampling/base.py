@@ -85,6 +85,16 @@ class Sampler:
         :func:`remaskable` count. None by default (the sampler only unmasks)."""
         return torch.zeros_like(state.masked)
 
+    def temperature_at(self, state: StepState) -> float:
+        """The temperature of this step (constant by default; a schedule in subclasses)."""
+        return self.temperature
+
+    def network_input(self, x: torch.Tensor, free: torch.Tensor, step: int, generator: torch.Generator):
+        """What the network reads at this step: None, the canvas itself (masked positions hold the mask
+        token, and the forward pass is skipped when the canvas did not change); or, for a process without a
+        mask state (uniform noise), ``(B, L)`` tokens that hold a noisy token at every free position."""
+        return None
+
     def total_steps(self, length: int) -> int:
         """Reverse steps for a canvas of ``length`` positions."""
         return self.steps or length
@@ -120,7 +130,8 @@ class Sampler:
         lp = _masked_rows(state)
         scratch = getattr(state, "_scratch", None)  # the loop's buffers (a plain StepState has none)
         f64 = None if scratch is None else scratch("logits", *lp.values.shape, torch.float64, lp.values.device)
-        probs = sampling_probs(lp.values, self.temperature, self.top_p, f64)  # (M, V) float64, a new tensor
+        temperature = self.temperature_at(state)
+        probs = sampling_probs(lp.values, temperature, self.top_p, f64)  # (M, V) float64, a new tensor
         u = torch.rand(state.masked.shape + (1,), generator=generator, dtype=torch.float64)
         drawn = draw_from_uniforms(probs, u.to(probs.device)[lp.rows, lp.cols], f64)  # (M,); f64 is free again
         candidates = state.tokens.clone()
@@ -129,7 +140,7 @@ class Sampler:
         candidate_probs[lp.rows, lp.cols] = probs.gather(-1, drawn.unsqueeze(-1)).squeeze(-1)
         commit = self.select(state, candidate_probs, generator) & state.masked
         remasked = self.remask(state, generator) & remaskable(state)
-        rows = MaskedRows(lp.rows, lp.cols, probs, _OtherRows(lp, state.masked, self.temperature, self.top_p))
+        rows = MaskedRows(lp.rows, lp.cols, probs, _OtherRows(lp, state.masked, temperature, self.top_p))
         dense = None  # the (B, L, V) distribution, built only for a guide that wants it
         for guide in guides:
             if getattr(guide, "takes_masked_rows", False):
@@ -164,7 +175,8 @@ class Sampler:
         Parameters
         ----------
         denoise:
-            Maps a ``(B, L)`` canvas to ``(B, L, V)`` float32 SUBS log-probabilities.
+            Maps a ``(B, L)`` canvas to ``(B, L, V)`` float32 SUBS log-probabilities; for a sampler of the
+            uniform process, called as ``denoise(canvas, inputs)`` (see :meth:`network_input`).
         canvas:
             ``(B, L)`` int64; positions holding ``mask_token_id`` are generated, the others kept (never remasked).
         guides:
@@ -184,7 +196,10 @@ class Sampler:
             masked = x == mask_token_id
             if not masked.any() and not can_remask:
                 break
-            if cached_x is None or not torch.equal(cached_x, x):
+            inputs = self.network_input(x, masked, step, generator)
+            if inputs is not None:
+                cached = denoise(x, inputs)  # fresh noise at the free positions: always a new forward pass
+            elif cached_x is None or not torch.equal(cached_x, x):
                 cached_x, cached = x.clone(), denoise(x)  # nothing changed: skip the network
             t, s = 1.0 - step / num_steps, 1.0 - (step + 1) / num_steps
             state = _LoopStepState(

@@ -16,6 +16,7 @@ from ..errors import InvalidArgumentError
 from ..guidance.interface import StepState
 from .base import Denoise, Sampler
 from .remdm import RemaskingSampler
+from .uniform import EntropyBoundSampler, UniformAncestralSampler
 
 __all__ = [
     "Sampler",
@@ -25,6 +26,8 @@ __all__ = [
     "SemiAutoregressiveSampler",
     "RemaskingSampler",
     "SAMPLERS",
+    "SAMPLERS_BY_PROCESS",
+    "DEFAULT_SAMPLER",
 ]
 
 
@@ -104,3 +107,12 @@ SAMPLERS: dict[str, type[Sampler]] = {
     "semi-ar": SemiAutoregressiveSampler,
     "remdm": RemaskingSampler,
 }
+
+#: The samplers of each forward process, by name; a model's ``process_name`` picks the table.
+SAMPLERS_BY_PROCESS: dict[str, dict[str, type[Sampler]]] = {
+    "masking": SAMPLERS,
+    "uniform": {"entropy-bound": EntropyBoundSampler, "ancestral": UniformAncestralSampler},
+}
+
+#: What ``sampler=None`` means for each process (``rewrite`` prefers confidence order where it exists).
+DEFAULT_SAMPLER: dict[str, str] = {"masking": "ancestral", "uniform": "entropy-bound"}
