@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from .denoisers.base import Denoiser
+from .errors import InvalidArgumentError
 from .masking import subs_log_probs
 
 __all__ = ["CanvasDenoiser"]
@@ -51,6 +52,9 @@ class CanvasDenoiser:
         self.label, self.cfg_weight = label, cfg_weight
         self.lengths = [len(p) for p in prefixes]
         self._layouts: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+        #: for a model that self-conditions: the distribution of the previous step (set by a guide), or None
+        self.self_conditioning: torch.Tensor | None = None
+        self._encoded: tuple | None = None
 
     def _layout(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """The prefixes as one right-padded ``(R, P)`` tensor and their lengths, built once per device (the
@@ -83,6 +87,11 @@ class CanvasDenoiser:
         model sees random tokens where the canvas is still free, and those positions stay free for SUBS)."""
         device = self.denoiser.device
         canvas = canvas.to(device)
+        if getattr(self.denoiser, "separate_prefix", False):
+            logits = self._apart(canvas if inputs is None else inputs.to(device)).float()
+            if self.vocab_size is not None:
+                logits = logits[..., : self.vocab_size]
+            return subs_log_probs(logits, canvas, self.denoiser.mask_token_id, self.banned)
         ids, keep, cols = self._assemble(canvas if inputs is None else inputs.to(device))
         b = canvas.shape[0]
         if self.label is None:
@@ -103,3 +112,26 @@ class CanvasDenoiser:
         else:
             logits = logits.gather(1, cols.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
         return subs_log_probs(logits, canvas, self.denoiser.mask_token_id, self.banned)
+
+    def _apart(self, canvas: torch.Tensor) -> torch.Tensor:
+        """Logits of a model that encodes the prefixes once (a KV cache, kept for the whole run) and denoises the
+        canvas against them, self-conditioned on the previous step's distribution when there is one."""
+        if self.label is not None:
+            raise InvalidArgumentError(f"{self.denoiser.family} has no class labels (classifier-free guidance)")
+        b, length = canvas.shape
+        key = (b, canvas.device)
+        if self._encoded is None or self._encoded[0] != key:
+            if len(self.prefixes) not in (1, b):
+                raise InvalidArgumentError(f"{len(self.prefixes)} prefixes for a batch of {b} canvases")
+            longest = max(self.lengths)
+            matrix = torch.full((len(self.prefixes), longest), self.denoiser.pad_token_id, dtype=torch.long)
+            keep = torch.zeros(len(self.prefixes), longest, dtype=torch.bool)
+            for r, p in enumerate(self.prefixes):  # left padding: every canvas follows its prefix directly
+                matrix[r, longest - len(p) :] = torch.tensor(p, dtype=torch.long)
+                keep[r, longest - len(p) :] = True
+            matrix, keep = matrix.expand(b, -1).to(canvas.device), keep.expand(b, -1).to(canvas.device)
+            self._encoded = (key, self.denoiser.encode(matrix, keep), keep)
+        _, cache, keep = self._encoded
+        sc = self.self_conditioning
+        sc = sc.to(canvas.device) if sc is not None and sc.shape[:2] == (b, length) else None
+        return self.denoiser.canvas_logits(cache, keep, canvas, sc)

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from .constrained import plan_constraints
 from .constraints import Constraint, ConstraintError, Length, Style, Template
 from .denoisers import Denoiser, NativeDenoiser, load_denoiser
+from .denoisers.diffusion_gemma import SelfConditioning
 from .denoising import CanvasDenoiser
 from .errors import InvalidArgumentError, UnknownSamplerError
 from .guidance.first_token import FirstTokenBan, odd_first_tokens
@@ -267,10 +268,25 @@ class DiffusionLM:
             raise InvalidArgumentError(
                 f"length {canvas.shape[1]} exceeds the model's longest canvas ({self.denoiser.max_length} tokens)"
             )
+        self._within_canvas(canvas.shape[1], canvas.shape[1])
         impl = self._sampler(sampler, steps, temperature, top_p)
         generator = torch.Generator().manual_seed(_check_seed(seed))
         fn = denoise or self.denoise
+        if getattr(self.denoiser, "self_conditioned", False) and hasattr(fn, "self_conditioning"):
+            guides = [*guides, SelfConditioning(fn)]  # last: it passes on what every other guide made
         return impl.run(fn, canvas.to(self.device), self.mask_token_id, guides, generator, progress).cpu()
+
+    def _within_canvas(self, room: int, length: int | None) -> int:
+        """``room`` capped to the model's one-pass canvas (DiffusionGemma's ``canvas_length``); a typed error when
+        the requested length does not fit it."""
+        limit = self.denoiser.max_canvas
+        if limit is None:
+            return room
+        if length is not None and length > limit:
+            raise InvalidArgumentError(
+                f"a response of {length} tokens exceeds {self.denoiser.family}'s canvas of {limit} tokens"
+            )
+        return min(room, limit)
 
     def decode(self, tokens: torch.Tensor) -> list[str]:
         """Text of each row up to its first end (or pad) token: the concatenated bytes of its tokens."""
@@ -355,6 +371,7 @@ class DiffusionLM:
         hard, soft = _split_constraints(constraints)
         prefixes = self._prefixes(prompt)
         room = check_room(max(len(p) for p in prefixes), length, self.denoiser.max_length)
+        room = self._within_canvas(room, length)
         plan = None
         if hard:
             plan = plan_constraints(hard, self.vocabulary, length, room, most_probable)
@@ -503,6 +520,7 @@ class DiffusionLM:
         source = torch.tensor(ids[:target] if target else ids)
         length = target or len(ids)
         check_room(len(self.denoiser.prefix_ids(None)), length, self.denoiser.max_length)
+        self._within_canvas(length, length)
         styles = [style_guide(s, self.tokenizer, REWRITE_STYLE_DEFAULTS) for s in soft]
         base_seed = _check_seed(seed)
         generator = torch.Generator().manual_seed(base_seed)

@@ -62,6 +62,12 @@ class Denoiser(nn.Module):
         raise NotImplementedError
 
     @property
+    def max_canvas(self) -> int | None:
+        """The longest canvas one denoising pass takes, when the model fixes one (DiffusionGemma's
+        ``canvas_length``); None: whatever :attr:`max_length` leaves after the prefix."""
+        return None
+
+    @property
     def label_names(self) -> tuple[str, ...]:
         """Labels of a class-conditional model (classifier-free guidance); empty otherwise."""
         return ()

@@ -45,11 +45,15 @@ def _is_masked_lm(config: dict) -> bool:
 
 def _builtins() -> None:
     from .bidirectional_lm import DreamDenoiser, LLaDADenoiser
+    from .diffusion_gemma import DiffusionGemmaDenoiser
     from .masked_lm import MaskedLMDenoiser
     from .native import NativeDenoiser
 
     # inserted at the front one by one: the last line here is tried first
     register_denoiser("masked LM", _is_masked_lm, MaskedLMDenoiser.from_pretrained)
+    register_denoiser(
+        "DiffusionGemma", lambda c: _model_type(c) == "diffusion_gemma", DiffusionGemmaDenoiser.from_pretrained
+    )
     register_denoiser("Dream", lambda c: _model_type(c) == "dream", DreamDenoiser.from_pretrained, remote_code=True)
     register_denoiser("LLaDA", lambda c: _model_type(c) == "llada", LLaDADenoiser.from_pretrained, remote_code=True)
     register_denoiser("ctrlgen", lambda c: c.get("model_type") == "ctrlgen-denoiser", NativeDenoiser.from_pretrained)

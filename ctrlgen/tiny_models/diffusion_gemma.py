@@ -1,0 +1,142 @@
+"""A tiny randomly initialised DiffusionGemma (``transformers.DiffusionGemmaForBlockDiffusion``) with a tokenizer
+trained here, saved and loaded back exactly as the released checkpoint is.
+
+What it mirrors of ``google/diffusiongemma-26B-A4B-it`` (config fields as transformers' ``DiffusionGemmaConfig``
+names them): model type ``diffusion_gemma``, a text config with a mixture of experts (``num_experts``,
+``top_k_experts``, ``moe_intermediate_size``), sliding and full attention layers (``global_head_dim``), a vision
+tower (as small as the config allows: DiffusionGemma always builds one), ``canvas_length``, the image token ids;
+a Gemma-style tokenizer layout (``<pad>`` = 0, ``<eos>`` = 1, ``<bos>`` = 2, the turn markers ``<|turn>`` and
+``<turn|>``, image markers) with a Gemma-4-style chat template, and a generation config whose end ids are
+``<eos>`` and ``<turn|>`` (end of turn). The tokenizer is byte-level BPE (the real one is SentencePiece BPE
+with byte fallback: both spell every string).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedTokenizerFast
+
+from ._saving import _quiet_and_seeded, _save_tokenizer, _write_info
+from .corpus import corpus_texts
+from .tokenizers import train_bytelevel_bpe_tokenizer
+
+__all__ = ["build_diffusion_gemma", "GEMMA_CHAT_TEMPLATE"]
+
+#: Gemma-4-style turns: ``<bos><|turn>user\ncontent<turn|>\n<|turn>model\n`` (assistant turns are "model").
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+    "{{ '<|turn>' + role + '\\n' + message['content'] | trim + '<turn|>\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|turn>model\\n' }}{% endif %}"
+)
+_ROLES = {"pad_token": "<pad>", "eos_token": "<eos>", "bos_token": "<bos>", "unk_token": "<unk>"}
+_EXTRA = ("<|turn>", "<turn|>", "<start_of_image>", "<image_soft_token>", "<end_of_image>")
+
+
+def gemma_style_tokenizer(vocab_size: int = 2000, texts: Iterable[str] | None = None, seed: int = 0):
+    """Byte-level BPE with DiffusionGemma's special-token layout and chat template."""
+    texts = list(texts) if texts is not None else corpus_texts(n=max(2000, min(vocab_size, 20000)), seed=seed)
+    return train_bytelevel_bpe_tokenizer(
+        texts, vocab_size, special_tokens=_ROLES, extra_special_tokens=_EXTRA, chat_template=GEMMA_CHAT_TEMPLATE
+    )
+
+
+def build_diffusion_gemma(
+    out_dir: str | Path,
+    vocab_size: int = 2000,
+    hidden: int = 64,
+    layers: int = 2,
+    canvas_length: int = 16,
+    experts: int = 4,
+    seed: int = 0,
+    *,
+    texts: Iterable[str] | None = None,
+    tokenizer: PreTrainedTokenizerFast | None = None,
+) -> Path:
+    """Build, save (``save_pretrained``) and load back a tiny DiffusionGemma; returns ``out_dir``.
+
+    ``layers`` alternate sliding and full attention, the last one full (as transformers requires); ``hidden``
+    is split into 4 heads. ``tokenizer``: reuse one (its size sets the vocabulary) instead of training one.
+    """
+    from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with _quiet_and_seeded(seed):
+        tok = tokenizer if tokenizer is not None else gemma_style_tokenizer(vocab_size, texts, seed)
+        ids = {t: tok.convert_tokens_to_ids(t) for t in _EXTRA}
+        types = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers)]
+        types[-1] = "full_attention"
+        head = hidden // 4
+        config = DiffusionGemmaConfig(
+            text_config=dict(
+                vocab_size=len(tok),
+                hidden_size=hidden,
+                intermediate_size=2 * hidden,
+                moe_intermediate_size=hidden // 2,
+                num_hidden_layers=layers,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                head_dim=head,
+                global_head_dim=2 * head,
+                num_global_key_value_heads=1,
+                num_experts=experts,
+                top_k_experts=min(2, experts),
+                sliding_window=2 * canvas_length,
+                max_position_embeddings=4096,
+                layer_types=types,
+                pad_token_id=tok.pad_token_id,
+                eos_token_id=[tok.eos_token_id, ids["<turn|>"]],
+                bos_token_id=tok.bos_token_id,
+            ),
+            vision_config=dict(
+                model_type="gemma4_vision",
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                num_key_value_heads=2,
+                head_dim=16,
+                position_embedding_size=64,
+                patch_size=4,
+                pooling_kernel_size=2,
+            ),
+            boi_token_id=ids["<start_of_image>"],
+            eoi_token_id=ids["<end_of_image>"],
+            image_token_id=ids["<image_soft_token>"],
+            canvas_length=canvas_length,
+        )
+        model = DiffusionGemmaForBlockDiffusion(config).eval()
+        generation = model.generation_config
+        generation.eos_token_id = [tok.eos_token_id, ids["<turn|>"]]
+        generation.pad_token_id = tok.pad_token_id
+        model.save_pretrained(out)
+        _save_tokenizer(tok, out)
+    loaded = DiffusionGemmaForBlockDiffusion.from_pretrained(out).eval()
+    probe = torch.tensor([[tok.bos_token_id, *tok.encode("The Mill is near the river.", add_special_tokens=False)]])
+    canvas = torch.randint(0, len(tok), (1, canvas_length), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        if not torch.equal(
+            model(input_ids=probe, decoder_input_ids=canvas).logits,
+            loaded(input_ids=probe, decoder_input_ids=canvas).logits,
+        ):
+            raise RuntimeError(f"the DiffusionGemma saved in {out} does not load back identically")
+    _write_info(
+        out,
+        {
+            "family": "diffusion-gemma",
+            "requested_vocab_size": vocab_size,
+            "tokenizer_size": len(tok),
+            "logits_size": len(tok),
+            "logit_shift": 0,
+            "canvas_length": canvas_length,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "seed": seed,
+        },
+    )
+    return out
