@@ -276,6 +276,27 @@ class DiffusionLM:
             guides = [*guides, SelfConditioning(fn)]  # last: it passes on what every other guide made
         return impl.run(fn, canvas.to(self.device), self.mask_token_id, guides, generator, progress).cpu()
 
+    def _canvas_by_canvas(self, canvas, block, rows, plan, guides, label, cfg_weight, how, seed, show) -> torch.Tensor:
+        """A text longer than the model's canvas, one canvas at a time (:mod:`ctrlgen.blocks`)."""
+        from .blocks import sample_canvas_by_canvas
+
+        def sample(window, window_guides, row_prefixes, j):
+            denoise = self._canvas_denoiser(row_prefixes, label, cfg_weight)
+            return self.sample_tokens(window, *how, window_guides, (seed + 1_000_003 * j) % 2**63, show, denoise)
+
+        vocab = self.vocabulary
+        return sample_canvas_by_canvas(
+            canvas,
+            block,
+            rows,
+            plan.guide if plan else None,
+            self._first_token_guides,
+            guides,
+            sample,
+            vocab.end_ids,
+            self.denoiser.pad_token_id,
+        )
+
     def _within_canvas(self, room: int, length: int | None) -> int:
         """``room`` capped to the model's one-pass canvas (DiffusionGemma's ``canvas_length``); a typed error when
         the requested length does not fit it."""
@@ -371,7 +392,6 @@ class DiffusionLM:
         hard, soft = _split_constraints(constraints)
         prefixes = self._prefixes(prompt)
         room = check_room(max(len(p) for p in prefixes), length, self.denoiser.max_length)
-        room = self._within_canvas(room, length)
         plan = None
         if hard:
             plan = plan_constraints(hard, self.vocabulary, length, room, most_probable)
@@ -381,6 +401,7 @@ class DiffusionLM:
         styles = [style_guide(s, self.tokenizer) for s in soft]
         all_guides = ([plan.guide] if plan else []) + self._first_token_guides + styles + list(guides)
         traces: list[list[torch.Tensor]] = []
+        block = self.denoiser.max_canvas
 
         def run(rows: list[list[int]], batch_seed: int, show: bool) -> list[str]:
             canvas = (
@@ -388,10 +409,24 @@ class DiffusionLM:
                 if plan
                 else torch.full((len(rows), length), self.mask_token_id, dtype=torch.long)
             )
-            denoise = self._canvas_denoiser(rows, label, cfg_weight)
-            tokens = self.sample_tokens(
-                canvas, sampler, steps, temperature, top_p, all_guides, batch_seed, show, denoise
-            )
+            if block is not None and canvas.shape[1] > block:
+                tokens = self._canvas_by_canvas(
+                    canvas,
+                    block,
+                    rows,
+                    plan,
+                    styles + list(guides),
+                    label,
+                    cfg_weight,
+                    (sampler, steps, temperature, top_p),
+                    batch_seed,
+                    show,
+                )
+            else:
+                denoise = self._canvas_denoiser(rows, label, cfg_weight)
+                tokens = self.sample_tokens(
+                    canvas, sampler, steps, temperature, top_p, all_guides, batch_seed, show, denoise
+                )
             if styles:
                 traces.append(list(styles[0].trace))
             return self.decode(tokens)

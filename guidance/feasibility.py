@@ -210,6 +210,10 @@ def joint_sample(
     if len(probs):
         w[probs.rows, probs.cols] = class_weights(dev, probs.values)
     w = torch.where(allowed, w + 1e-200, torch.zeros_like(w))
+    unseen = masked.clone()  # free positions the model has not predicted (a later canvas): every class alike
+    unseen[probs.rows, probs.cols] = False
+    if bool(unseen.any()):
+        w = torch.where(unseen[..., None] & allowed, torch.ones_like(w), w)
     uniforms = torch.rand(b, n + 1, generator=generator, dtype=torch.float64).numpy()
     path = K.joint_path(
         position_classes(dev, tokens, masked),

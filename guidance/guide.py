@@ -22,12 +22,34 @@ __all__ = ["Span", "ConstraintGuide", "BanTokens"]
 
 @dataclass(frozen=True)
 class Span:
-    """Positions ``[start, stop)`` of the canvas, read by ``automaton``; ``name`` is used in errors."""
+    """Positions ``[start, stop)`` of the canvas, read by ``automaton``; ``name`` is used in errors.
+
+    A span may continue beyond the canvas, when a long text is written canvas after canvas: ``head`` holds
+    the ``(B, H)`` (or ``(1, H)``) tokens it already has on earlier canvases, read before the canvas's
+    positions, and ``tail`` counts the positions it still has on later canvases, free for the DP. The
+    automaton then reads head, canvas and tail as one text: what is committed now always leaves the rest
+    completable within the positions that remain.
+    """
 
     start: int
     stop: int
     automaton: TokenAutomaton
     name: str = ""
+    head: torch.Tensor | None = None
+    tail: int = 0
+
+    def view(self, tokens: torch.Tensor, masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The span's tokens and free positions with its head and tail around them, and the head's length."""
+        t, m = tokens[:, self.start : self.stop], masked[:, self.start : self.stop]
+        h = 0
+        if self.head is not None and self.head.shape[1]:
+            head = self.head.to(t.device).expand(t.shape[0], -1)
+            h = head.shape[1]
+            t, m = torch.cat([head, t], dim=1), torch.cat([torch.zeros_like(head, dtype=torch.bool), m], dim=1)
+        if self.tail:
+            t = torch.cat([t, torch.zeros(t.shape[0], self.tail, dtype=t.dtype, device=t.device)], dim=1)
+            m = torch.cat([m, torch.ones(m.shape[0], self.tail, dtype=torch.bool, device=m.device)], dim=1)
+        return t, m, h
 
 
 class ConstraintGuide(Guide):
@@ -47,17 +69,32 @@ class ConstraintGuide(Guide):
     #: the vocabulary-wide work of a step then scales with the masked positions, not with ``B * L * V``.
     takes_masked_rows: ClassVar[bool] = True
 
-    def __init__(self, spans: list[Span], most_probable: bool = False) -> None:
+    def __init__(self, spans: list[Span], most_probable: bool = False, devices: dict | None = None) -> None:
         self.spans = spans
         self.most_probable = most_probable
-        self._device: dict[tuple[int, str], DeviceAutomaton] = {}
+        #: automata laid out for the kernels, by (automaton, device): shared between guides when given
+        self._device: dict[tuple[int, str], DeviceAutomaton] = {} if devices is None else devices
         self._allowed: list[torch.Tensor] = []
 
     def _dev(self, i: int, device: torch.device) -> DeviceAutomaton:
-        key = (i, str(device))
-        if key not in self._device:
-            self._device[key] = DeviceAutomaton.build(self.spans[i].automaton, device)
+        automaton = self.spans[i].automaton
+        key = (id(automaton), str(device))
+        if key not in self._device or self._device[key].automaton is not automaton:
+            self._device[key] = DeviceAutomaton.build(automaton, device)
         return self._device[key]
+
+    def window(self, start: int, stop: int, done: torch.Tensor) -> ConstraintGuide:
+        """The guide of canvas positions ``[start, stop)`` of a longer text written canvas after canvas, with
+        ``done`` (``(B, start)``) the tokens of the earlier canvases: spans cut to the window, carrying their
+        earlier tokens as ``head`` and their later positions as ``tail``. Shares this guide's automata."""
+        spans = []
+        for span in self.spans:
+            lo, hi = max(span.start, start), min(span.stop, stop)
+            if lo >= hi:
+                continue
+            head = done[:, span.start : lo] if lo > span.start else None
+            spans.append(Span(lo - start, hi - start, span.automaton, span.name, head, span.stop - hi))
+        return ConstraintGuide(spans, self.most_probable, self._device)
 
     def prepare(self, tokens: torch.Tensor, masked: torch.Tensor) -> None:
         for i, span in enumerate(self.spans):
@@ -66,11 +103,10 @@ class ConstraintGuide(Guide):
                     f"{span.name or 'constraint'} needs positions up to {span.stop}, canvas has {tokens.shape[1]}"
                 )
             dev = self._dev(i, tokens.device)
-            sub = slice(span.start, span.stop)
-            _, bwd = reachability(dev, tokens[:, sub], masked[:, sub])
+            _, bwd = reachability(dev, *span.view(tokens, masked)[:2])
             if (bwd[:, 0, dev.start] == 0).any():
                 shortest = span.automaton.shortest_accepted()
-                length = span.stop - span.start
+                length = span.stop - span.start + span.tail + (0 if span.head is None else span.head.shape[1])
                 if shortest is None:
                     hint = "no text satisfies it at any length"
                 elif shortest > length:
@@ -99,12 +135,12 @@ class ConstraintGuide(Guide):
         self._allowed = []
         for i, span in enumerate(self.spans):
             dev = self._dev(i, state.tokens.device)
-            sub = slice(span.start, span.stop)
-            fwd, bwd = reachability(dev, state.tokens[:, sub], state.masked[:, sub])
-            allowed = allowed_classes(dev, state.tokens[:, sub], state.masked[:, sub], fwd, bwd)  # (B, l, C)
+            tokens, masked, h = span.view(state.tokens, state.masked)
+            fwd, bwd = reachability(dev, tokens, masked)
+            allowed = allowed_classes(dev, tokens, masked, fwd, bwd)  # (B, head + l + tail, C)
             self._allowed.append(allowed)
             k, r, c = rows.locate(span.start, span.stop)
-            mask_vocabulary(dev, rows.values, allowed[r, c], k)  # on the span's masked rows, in place
+            mask_vocabulary(dev, rows.values, allowed[r, c + h], k)  # on the span's masked rows, in place
         return rows.dense() if dense else rows
 
     def sample(
@@ -121,17 +157,15 @@ class ConstraintGuide(Guide):
             if not commit[:, sub].any():
                 continue
             dev = self._dev(i, state.tokens.device)
+            tokens, masked, h = span.view(state.tokens, state.masked)
+            committing = torch.zeros_like(masked)
+            committing[:, h : h + span.stop - span.start] = commit[:, sub]
             inside = probs.within(span.start, span.stop)
-            out[:, sub] = joint_sample(
-                dev,
-                state.tokens[:, sub],
-                state.masked[:, sub],
-                commit[:, sub],
-                inside,
-                self._allowed[i],
-                state.generator,
-                self.most_probable,
+            inside = MaskedRows(inside.rows, inside.cols + h, inside.values)
+            drawn = joint_sample(
+                dev, tokens, masked, committing, inside, self._allowed[i], state.generator, self.most_probable
             )
+            out[:, sub] = drawn[:, h : h + span.stop - span.start]
         return out
 
 

@@ -91,8 +91,10 @@ def test_canvas_logits_agree_with_the_one_call_forward(gemma):
 def test_what_does_not_apply_is_refused_by_name(gemma):
     from ctrlgen.errors import InvalidArgumentError, UnknownSamplerError
 
+    long = "the food was cold and the service was slow but the view over the river was lovely in the evening"
     with pytest.raises(InvalidArgumentError, match="canvas of 16"):
-        gemma.generate(n=1, length=40)
+        gemma.rewrite(long)  # a rewrite keeps the source's layout on one canvas
+    assert len(gemma.generate(n=1, length=40, seed=0, steps=4)) == 1  # unconstrained, over three canvases
     with pytest.raises(UnknownSamplerError, match="entropy-bound"):
         gemma.generate(n=1, sampler="confidence")
     with pytest.raises(InvalidArgumentError, match="label"):
