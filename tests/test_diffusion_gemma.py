@@ -99,3 +99,7 @@ def test_what_does_not_apply_is_refused_by_name(gemma):
         gemma.generate(n=1, sampler="confidence")
     with pytest.raises(InvalidArgumentError, match="label"):
         gemma.generate(n=1, label="positive")
+    from ctrlgen import InvalidStyleError, Style
+
+    with pytest.raises(InvalidStyleError, match="another tokenizer"):
+        gemma.generate(n=1, constraints=[Style("sentiment", "positive")])
