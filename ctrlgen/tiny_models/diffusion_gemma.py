@@ -38,12 +38,25 @@ _ROLES = {"pad_token": "<pad>", "eos_token": "<eos>", "bos_token": "<bos>", "unk
 _EXTRA = ("<|turn>", "<turn|>", "<start_of_image>", "<image_soft_token>", "<end_of_image>")
 
 
-def gemma_style_tokenizer(vocab_size: int = 2000, texts: Iterable[str] | None = None, seed: int = 0):
-    """Byte-level BPE with DiffusionGemma's special-token layout and chat template."""
+def gemma_style_tokenizer(
+    vocab_size: int = 2000, texts: Iterable[str] | None = None, seed: int = 0, synthetic: bool = False
+):
+    """Byte-level BPE with DiffusionGemma's special-token layout and chat template; ``synthetic`` pads the
+    trained vocabulary with random subwords to exactly ``vocab_size`` (for benchmarks at a real model's size)."""
     texts = list(texts) if texts is not None else corpus_texts(n=max(2000, min(vocab_size, 20000)), seed=seed)
-    return train_bytelevel_bpe_tokenizer(
-        texts, vocab_size, special_tokens=_ROLES, extra_special_tokens=_EXTRA, chat_template=GEMMA_CHAT_TEMPLATE
-    )
+    if not synthetic:
+        return train_bytelevel_bpe_tokenizer(
+            texts, vocab_size, special_tokens=_ROLES, extra_special_tokens=_EXTRA, chat_template=GEMMA_CHAT_TEMPLATE
+        )
+    from .families import _TokSpec
+    from .synthetic import _pad_core
+    from .tokenizers import _finish, _train_core
+
+    spec = _TokSpec("bytelevel_bpe", _ROLES, extra=_EXTRA, chat_template=GEMMA_CHAT_TEMPLATE)
+    core = _train_core(spec, texts, vocab_size, 2)
+    if core.get_vocab_size(with_added_tokens=True) < vocab_size:
+        core = _pad_core(core, spec.kind, vocab_size, seed)
+    return _finish(spec, core)
 
 
 def build_diffusion_gemma(
@@ -57,6 +70,7 @@ def build_diffusion_gemma(
     *,
     texts: Iterable[str] | None = None,
     tokenizer: PreTrainedTokenizerFast | None = None,
+    synthetic_vocab: bool = False,
 ) -> Path:
     """Build, save (``save_pretrained``) and load back a tiny DiffusionGemma; returns ``out_dir``.
 
@@ -68,7 +82,7 @@ def build_diffusion_gemma(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with _quiet_and_seeded(seed):
-        tok = tokenizer if tokenizer is not None else gemma_style_tokenizer(vocab_size, texts, seed)
+        tok = tokenizer if tokenizer is not None else gemma_style_tokenizer(vocab_size, texts, seed, synthetic_vocab)
         ids = {t: tok.convert_tokens_to_ids(t) for t in _EXTRA}
         types = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers)]
         types[-1] = "full_attention"
@@ -117,7 +131,10 @@ def build_diffusion_gemma(
         generation.pad_token_id = tok.pad_token_id
         model.save_pretrained(out)
         _save_tokenizer(tok, out)
-    loaded = DiffusionGemmaForBlockDiffusion.from_pretrained(out).eval()
+    from ..guidance._hf import quiet_progress
+
+    with quiet_progress():
+        loaded = DiffusionGemmaForBlockDiffusion.from_pretrained(out).eval()
     probe = torch.tensor([[tok.bos_token_id, *tok.encode("The Mill is near the river.", add_special_tokens=False)]])
     canvas = torch.randint(0, len(tok), (1, canvas_length), generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
