@@ -91,11 +91,13 @@ class EntropyBoundSampler(UniformSampler):
         if state.s <= 0:
             return masked.clone()
         rows = _masked_rows(state)
-        probs = sampling_probs(rows.values, self.temperature_at(state))
+        # entropy of the tempered distribution, in the rows' own precision (a ranking, not a draw)
+        lp = (rows.values / self.temperature_at(state)).log_softmax(-1)
+        p = lp.exp()
         entropy = torch.zeros(masked.shape, dtype=torch.float64, device=masked.device)
-        entropy[rows.rows, rows.cols] = -(probs * probs.clamp_min(1e-300).log()).sum(-1)
+        entropy[rows.rows, rows.cols] = -torch.where(p > 0, p * lp, torch.zeros_like(p)).sum(-1).double()
         best = torch.full(masked.shape, -1, dtype=torch.long, device=masked.device)
-        best[rows.rows, rows.cols] = probs.argmax(-1)
+        best[rows.rows, rows.cols] = lp.argmax(-1)
         # lowest entropy first; a position is accepted when the entropies before it sum to at most the bound
         score = torch.where(masked, entropy, torch.full_like(entropy, float("inf")))
         order = score.argsort(dim=-1, stable=True)
