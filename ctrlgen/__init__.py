@@ -47,6 +47,7 @@ _LAZY = {
     "TextSource": ".data",
     "Denoiser": ".denoisers",
     "DreamDenoiser": ".denoisers",
+    "DiffusionGemmaDenoiser": ".denoisers.diffusion_gemma",
     "LLaDADenoiser": ".denoisers",
     "MaskedLMDenoiser": ".denoisers",
     "NativeDenoiser": ".denoisers",
@@ -56,6 +57,7 @@ _LAZY = {
     "compile_budget": ".guidance.index_builder",
     "DenoiserLightningModule": ".lightning_module",
     "MaskingProcess": ".masking",
+    "UniformProcess": ".uniform",
     "DenoiserModel": ".model",
     "DiffusionLM": ".pipeline",
     "load": ".pipeline",
@@ -64,6 +66,8 @@ _LAZY = {
     "RemaskingSampler": ".sampling",
     "Sampler": ".sampling",
     "SemiAutoregressiveSampler": ".sampling",
+    "EntropyBoundSampler": ".sampling",
+    "UniformAncestralSampler": ".sampling",
     "CosineSchedule": ".schedules",
     "LogLinearSchedule": ".schedules",
     "NoiseSchedule": ".schedules",
@@ -84,16 +88,26 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported at onc
         load_denoiser,
         register_denoiser,
     )
+    from .denoisers.diffusion_gemma import DiffusionGemmaDenoiser
     from .guidance.classifier import StyleClassifier
     from .guidance.index_builder import compile_budget
     from .lightning_module import DenoiserLightningModule
     from .masking import MaskingProcess
     from .model import DenoiserModel
     from .pipeline import DiffusionLM, load
-    from .sampling import AncestralSampler, ConfidenceSampler, RemaskingSampler, Sampler, SemiAutoregressiveSampler
+    from .sampling import (
+        AncestralSampler,
+        ConfidenceSampler,
+        EntropyBoundSampler,
+        RemaskingSampler,
+        Sampler,
+        SemiAutoregressiveSampler,
+        UniformAncestralSampler,
+    )
     from .schedules import CosineSchedule, LogLinearSchedule, NoiseSchedule
     from .tokenizer import train_tokenizer
     from .training import TrainConfig, train
+    from .uniform import UniformProcess
 
 
 def __getattr__(name: str):
@@ -135,6 +149,7 @@ __all__ = [
     "DenoiserModel",
     "DenoiserLightningModule",
     "MaskingProcess",
+    "UniformProcess",
     "NoiseSchedule",
     "LogLinearSchedule",
     "CosineSchedule",
@@ -143,11 +158,14 @@ __all__ = [
     "ConfidenceSampler",
     "SemiAutoregressiveSampler",
     "RemaskingSampler",
+    "EntropyBoundSampler",
+    "UniformAncestralSampler",
     "Denoiser",
     "NativeDenoiser",
     "MaskedLMDenoiser",
     "LLaDADenoiser",
     "DreamDenoiser",
+    "DiffusionGemmaDenoiser",
     "load_denoiser",
     "register_denoiser",
     "PromptTooLongError",
