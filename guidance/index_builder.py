@@ -165,6 +165,11 @@ def build_index(regex: str, vocabulary, fallback, key: str, label: str):
             ) from None
         except (BrokenPipeError, OSError):
             reply = None
+        except BaseException:
+            # interrupted mid-request (Ctrl-C, an exception raised by a signal handler): the worker's reply to
+            # this request would be read as the answer to the next one; start the next one afresh
+            _discard()
+            raise
         if reply is None:
             code = worker.process.poll()
             _discard()

@@ -39,6 +39,30 @@ def test_a_worker_that_dies_mid_compile_is_a_typed_error_and_is_replaced(default
     assert index_builder._WORKER is not worker
 
 
+def test_an_interrupted_compile_never_answers_the_next_one(default_tokenizer, monkeypatch):
+    """A compile interrupted mid-request (Ctrl-C, a signal handler's exception) leaves a reply in the worker's
+    pipe; the next compile must not read it as its own answer: it gets a fresh worker."""
+    compile_constraint(Regex("[0-9]{2}"), default_tokenizer)  # the worker is up
+    real = index_builder._Worker.receive
+    calls = []
+
+    def interrupted(self, deadline, label):
+        calls.append(label)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(self, deadline, label)
+
+    monkeypatch.setattr(index_builder._Worker, "receive", interrupted)
+    with compile_budget(60):
+        with pytest.raises(KeyboardInterrupt):
+            compile_constraint(Regex("a{3}"), default_tokenizer)
+        other = compile_constraint(Regex("b{2}"), default_tokenizer).automaton
+    vocab = default_tokenizer.convert_tokens_to_ids
+    b, a = vocab("b"), vocab("a")
+    end = default_tokenizer.pad_token_id
+    assert other.accepts([b, b, end]) and not other.accepts([a, a, a, end])
+
+
 def test_no_budget_compiles_in_this_process(default_tokenizer, monkeypatch):
     monkeypatch.setattr(index_builder, "_Worker", None)  # any use of a worker would fail
     with compile_budget(None):
