@@ -127,7 +127,7 @@ def _valid(schema, text: str) -> str | None:
     return errors[0].message[:200] if errors else None
 
 
-def run(limit: int | None, time_limit: float, compile_budget: float) -> dict:
+def run(limit: int | None, time_limit: float, compile_budget: float, only: set[str] | None = None) -> dict:
     from tqdm.auto import tqdm
 
     cases = []
@@ -135,6 +135,8 @@ def run(limit: int | None, time_limit: float, compile_budget: float) -> dict:
         category = path.name.removeprefix("data_").removesuffix(".tar.xz")
         members = list(read_category(path))
         cases += [(category, name, schema) for name, schema in members[:limit]]
+    if only:
+        cases = [c for c in cases if f"{c[0]}/{Path(c[1]).name}" in only]
     worker = _Worker(compile_budget)
     counts: dict[str, Counter] = {}
     failures, seconds, documents, valid = [], [], 0, 0
@@ -181,12 +183,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="schemas per category (default: all)")
     parser.add_argument("--time-limit", type=float, default=90.0, help="seconds per schema before the worker is killed")
     parser.add_argument("--compile-budget", type=float, default=30.0, help="the library's compile budget, seconds")
+    parser.add_argument("--only", default=None, help="comma-separated Category/file.json names (rerun some)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "schema_corpus.json"))
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"no corpus at {DATA}")
     start = time.time()
-    result = run(args.limit, args.time_limit, args.compile_budget)
+    only = set(args.only.split(",")) if args.only else None
+    result = run(args.limit, args.time_limit, args.compile_budget, only)
     result["wall_s"] = round(time.time() - start, 1)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     t = result["total"]

@@ -514,7 +514,9 @@ def length_automaton(lo: int, hi: int | None, vocab) -> TokenAutomaton:
 def _json_validator(schema):
     import jsonschema
 
-    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    # formats are checked too, as far as jsonschema checks them: a user who writes "format": "date" means it
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
 
     def check(text: str) -> str | None:
         import json
@@ -523,7 +525,11 @@ def _json_validator(schema):
             doc = json.loads(text)
         except json.JSONDecodeError as e:
             return f"not JSON: {e.msg}"
-        error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+        try:
+            error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as e:
+            # a number Python reads as infinity meets multipleOf, ...: jsonschema cannot judge it, so it is not kept
+            return f"jsonschema could not validate the document ({type(e).__name__}: {e})"
         return None if error is None else error.message
 
     return check

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..constraints.errors import InvalidSchemaError, UnsupportedSchemaError
+from .formats import format_regex
 from .number_ranges import Bound, integer_bounds, number_range_regex, read_bounds
 from .ranges import integer_range_regex
 from .regex_classes import ecma_shorthands
@@ -232,6 +233,8 @@ class _Rewriter:
                 self.unsupported.append(f"{path}/properties/{json.dumps(name)}:needs-escaping")
         if "enum" in node or "const" in node:
             node = self._literals(node, path)
+        elif node.get("format") in FORMATS and _may_be_string(node):
+            node = self._format(node, path)
         elif "pattern" in node:
             node = self._pattern(node, path)
         if "format" in node and node["format"] not in FORMATS:
@@ -269,6 +272,27 @@ class _Rewriter:
         # JSON Schema patterns are ECMA-262: \d is [0-9], \w is [A-Za-z0-9_] (not Unicode-wide)
         self.placeholders[key] = f'"{ecma_shorthands(inner)}"'
         return {k: v for k, v in node.items() if k in ANNOTATIONS} | {"const": key}
+
+    def _format(self, node: dict, path: str) -> dict:
+        """A string ``format`` as our own regex (:mod:`.formats`): outlines-core ignores the format when the
+        node also has a length bound, and reads ``\\d`` as any Unicode digit. A length bound or a pattern on top
+        of a format is not compiled (the two regexes would need intersecting): reported by name."""
+        extra = [k for k in ("minLength", "maxLength", "pattern") if k in node]
+        if extra:
+            self.unsupported.append(f"{path}/format:{node['format']}+{'+'.join(extra)}")
+            if self.strict:
+                return node
+            node = {k: v for k, v in node.items() if k not in extra}  # validation checks them
+        key = f"__ctrlgen_format_{len(self.placeholders)}__"
+        self.placeholders[key] = format_regex(node["format"])
+        types = node.get("type")
+        types = [types] if isinstance(types, str) else list(types or [])
+        others = [t for t in types if t != "string"]
+        placeholder = {k: v for k, v in node.items() if k in ANNOTATIONS} | {"const": key}
+        if not others:
+            return placeholder
+        rest = {k: v for k, v in node.items() if k not in ("format", "type")}
+        return {"anyOf": [placeholder, {**rest, "type": others}]}
 
     def _literals(self, node: dict, path: str) -> dict:
         """``enum``/``const`` as an alternation of their exact JSON texts (outlines-core does not escape
@@ -314,6 +338,12 @@ class _Rewriter:
         if not others:
             return {**{k: v for k, v in rest.items() if k in ANNOTATIONS}, "const": key}
         return {"anyOf": [{"const": key}, {**rest, "type": others}]}
+
+
+def _may_be_string(node: dict) -> bool:
+    """Whether ``node``'s ``type`` lets a string through (its ``format`` then constrains that string)."""
+    types = node.get("type")
+    return types == "string" or (isinstance(types, list) and "string" in types)
 
 
 _STRING_CHAR = r'([^"\\\x00-\x1F\x7F-\x9F]|\\["\\/bfnrt])'

@@ -125,3 +125,32 @@ def test_every_output_validates_for_suite_schemas_that_compile(suite_lm, schema)
         pytest.skip(f"no document fits: {e}")
     for text in texts:
         jsonschema.validate(json.loads(text), schema)
+
+
+@pytest.mark.parametrize("name", ["date", "uuid", "email", "date-time", "time", "uri"])
+def test_every_string_a_format_regex_allows_is_json_and_passes_jsonschemas_format_check(name):
+    """Random members of each format's automaton (walks over a byte vocabulary): valid JSON strings, and of the
+    format wherever jsonschema checks it (date exactly, with leap years; uuid; email)."""
+    import random
+
+    from ctrlgen.guidance.formats import format_regex
+
+    from tests.test_regex_exclude import _Language
+
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    language = _Language(format_regex(name))
+    members = language.members(random.Random(0), 300, longest=200)
+    assert len(members) > 5
+    for text in members:
+        value = json.loads(text)
+        assert isinstance(value, str)
+        assert checker.conforms(value, name), (name, value)
+
+
+def test_a_format_with_a_length_bound_is_reported_not_dropped():
+    from ctrlgen.guidance.json_schema import schema_to_regex
+
+    schema = {"type": "string", "format": "email", "maxLength": 40}
+    with pytest.raises(UnsupportedSchemaError, match="format:email"):
+        schema_to_regex(schema)
+    assert schema_to_regex(schema, strict=False).dropped == ("/format:email+maxLength",)
