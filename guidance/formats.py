@@ -3,11 +3,11 @@
 Where ``jsonschema``'s format checker checks a format (``date``, ``uuid``, ``email``), every string the regex
 allows passes it: ``date`` is exact (ASCII digits, the days of each month, 29 February in leap years only,
 years 0001-9999, as ``datetime.date.fromisoformat`` reads them), ``uuid`` is exact in its 8-4-4-4-12 hexadecimal
-form (either case); ``email`` is a dot-atom address at a domain name (``jsonschema`` only asks for an ``@``). ``time`` and
-``date-time`` are RFC 3339's ``full-time`` and ``date-time`` (outlines-core's ``time`` regex writes a backslash into
-the string: invalid JSON). ``uri`` uses outlines-core's regex with ``\\d`` read as ``[0-9]`` (Rust's is every
-Unicode digit) and its negated classes kept from the characters JSON escapes: usual forms, a subset of what
-validates (see the README's writing policy).
+form (either case); ``email`` is a dot-atom address at a domain name (``jsonschema`` only asks for an ``@``).
+``time`` and ``date-time`` are RFC 3339's ``full-time`` and ``date-time`` (outlines-core's ``time`` regex
+writes a backslash into the string: invalid JSON). ``uri`` uses outlines-core's regex with ``\\d`` read as
+``[0-9]`` (Rust's is every Unicode digit) and its negated classes kept from the characters JSON escapes: usual
+forms, a subset of what validates (see the README's writing policy).
 """
 
 from __future__ import annotations
