@@ -197,9 +197,10 @@ class DiffusionLM:
         )
 
     @torch.no_grad()
-    def denoise(self, canvas: torch.Tensor) -> torch.Tensor:
-        """``(B, L)`` canvas -> ``(B, L, V)`` float32 SUBS log-probabilities of the clean tokens (no prompt)."""
-        return self.conditional_denoiser(None)(canvas)
+    def denoise(self, canvas: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, L)`` canvas -> ``(B, L, V)`` float32 SUBS log-probabilities of the clean tokens (no prompt); the
+        network reads ``inputs`` when given (a uniform-noise model's noisy tokens at the free positions)."""
+        return self.conditional_denoiser(None)(canvas, inputs)
 
     def conditional_denoiser(self, label: str | None, weight: float = 1.0) -> CanvasDenoiser:
         """The SUBS log-probabilities without a prompt, of a class-conditional model under classifier-free
@@ -272,9 +273,14 @@ class DiffusionLM:
         impl = self._sampler(sampler, steps, temperature, top_p)
         generator = torch.Generator().manual_seed(_check_seed(seed))
         fn = denoise or self.denoise
-        if getattr(self.denoiser, "self_conditioned", False) and hasattr(fn, "self_conditioning"):
+        conditioned = getattr(self.denoiser, "self_conditioned", False) and hasattr(fn, "self_conditioning")
+        if conditioned:
             guides = [*guides, SelfConditioning(fn)]  # last: it passes on what every other guide made
-        return impl.run(fn, canvas.to(self.device), self.mask_token_id, guides, generator, progress).cpu()
+        try:
+            return impl.run(fn, canvas.to(self.device), self.mask_token_id, guides, generator, progress).cpu()
+        finally:
+            if conditioned:
+                fn.self_conditioning = None  # the callable may be cached: no run's state reaches the next one
 
     def _canvas_by_canvas(self, canvas, block, rows, plan, guides, label, cfg_weight, how, seed, show) -> torch.Tensor:
         """A text longer than the model's canvas, one canvas at a time (:mod:`ctrlgen.blocks`)."""

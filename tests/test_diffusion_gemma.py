@@ -103,3 +103,15 @@ def test_what_does_not_apply_is_refused_by_name(gemma):
 
     with pytest.raises(InvalidStyleError, match="another tokenizer"):
         gemma.generate(n=1, constraints=[Style("sentiment", "positive")])
+
+
+def test_low_level_sampling_and_no_state_left_between_runs(gemma):
+    """``sample_tokens`` without a denoiser of one's own works on a uniform-noise model, and the cached
+    denoiser callable keeps no self-conditioning state from one run to the next."""
+    canvas = torch.full((2, 8), gemma.mask_token_id)
+    out = gemma.sample_tokens(canvas, steps=4, seed=0)
+    assert out.shape == (2, 8) and not (out == gemma.mask_token_id).any()
+    assert gemma.conditional_denoiser(None).self_conditioning is None
+    gemma.generate(n=1, seed=0, steps=3)
+    assert gemma.conditional_denoiser(None).self_conditioning is None
+
