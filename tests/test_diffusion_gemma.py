@@ -80,7 +80,7 @@ def test_the_prompt_is_encoded_once_and_self_conditioning_carries_the_constraine
 def test_canvas_logits_agree_with_the_one_call_forward(gemma):
     den = gemma.denoiser
     prompt = torch.tensor([den.prefix_ids(den.tokenizer.encode("near the river", add_special_tokens=False))])
-    canvas = torch.randint(0, 1000, (1, 16), generator=torch.Generator().manual_seed(0))
+    canvas = torch.randint(0, len(den.tokenizer), (1, 16), generator=torch.Generator().manual_seed(0))
     keep = torch.ones_like(prompt, dtype=torch.bool)
     with torch.no_grad():
         ours = den.canvas_logits(den.encode(prompt, keep), keep, canvas)
