@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .schedules import NoiseSchedule
 
-__all__ = ["MaskingProcess", "DiffusionLoss", "subs_log_probs"]
+__all__ = ["MaskingProcess", "DiffusionLoss", "subs_log_probs", "antithetic_times"]
 
 
 def _without_mask(logits: torch.Tensor, mask_token_id: int) -> torch.Tensor:
@@ -59,6 +59,14 @@ def subs_log_probs(
     return log_probs
 
 
+def antithetic_times(batch: int, t_min: float, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """Antithetic times: one uniform offset, then evenly spaced, in ``[t_min, 1]`` (MDLM appendix); every
+    forward process samples its training times this way."""
+    u = torch.rand(1, generator=generator).item()
+    t = (u + torch.arange(batch, dtype=torch.float32) / batch) % 1.0
+    return (t_min + (1.0 - t_min) * t).to(device)
+
+
 @dataclass
 class DiffusionLoss:
     """What one evaluation of the objective returns."""
@@ -77,10 +85,7 @@ class MaskingProcess:
         self.t_min = t_min
 
     def sample_times(self, batch: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-        """Antithetic times: one uniform offset, then evenly spaced, in ``[t_min, 1]`` (MDLM appendix)."""
-        u = torch.rand(1, generator=generator).item()
-        t = (u + torch.arange(batch, dtype=torch.float32) / batch) % 1.0
-        return (self.t_min + (1.0 - self.t_min) * t).to(device)
+        return antithetic_times(batch, self.t_min, generator, device)
 
     def corrupt(
         self,

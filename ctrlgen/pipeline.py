@@ -241,9 +241,9 @@ class DiffusionLM:
             impl = dataclasses.replace(impl, noise_ids=self._noise_ids)
         return impl
 
-    @property
+    @cached_property
     def _noise_ids(self) -> torch.Tensor:
-        """The tokens uniform noise is drawn from (the process's support)."""
+        """The tokens uniform noise is drawn from (the process's support), worked out once per model."""
         from .processes import process_for
 
         return process_for(self.denoiser).support_ids

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from .masking import DiffusionLoss
+from .masking import DiffusionLoss, antithetic_times
 from .schedules import NoiseSchedule
 
 __all__ = ["UniformProcess", "uniform_nelbo_terms"]
@@ -101,10 +101,7 @@ class UniformProcess:
         self.n = int(support.sum())
 
     def sample_times(self, batch: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-        """Antithetic times in ``[t_min, 1]``, as for masking."""
-        u = torch.rand(1, generator=generator).item()
-        t = (u + torch.arange(batch, dtype=torch.float32) / batch) % 1.0
-        return (self.t_min + (1.0 - self.t_min) * t).to(device)
+        return antithetic_times(batch, self.t_min, generator, device)
 
     def random_tokens(self, shape: tuple[int, ...], generator: torch.Generator | None = None, device=None):
         """Tokens drawn uniformly from the support."""
