@@ -10,8 +10,8 @@ Run by hand: ``python benchmarks/processes.py [--steps 1500]``. Results: ``bench
   batch, schedule, learning rate and seed;
 * validation bound: each run's own NELBO per token on the held-out split (both bound the negative
   log-likelihood per token, so they compare);
-* sample quality against reverse steps (8, 16, 32, 64), with each process's default sampler (``ancestral``
-  for masking, ``entropy-bound`` for uniform) and with the ancestral sampler of both: 64 samples of 40 tokens,
+* sample quality against reverse steps (8, 16, 32, 64), with the ancestral sampler of each process (the default
+  of both) and DiffusionGemma's ``entropy-bound`` on the uniform model: 64 samples of 40 tokens,
   judged by an independent word trigram model (interpolated Kneser-Ney, fit on the training split's text):
   per-word perplexity (lower: more like the data; the held-out references score the reference value), and
   distinct bigrams (share of unique word bigrams: collapse into repetition shows here); seconds per sample.
@@ -127,6 +127,11 @@ def train_both(train_file: Path, out: Path, steps: int, seed: int) -> dict[str, 
 
     runs = {}
     for process in ("masking", "uniform"):
+        done = out / process / "training.json"
+        if done.exists() and json.loads(done.read_text())["latest"].get("global_step", 0) >= steps:
+            runs[process] = out / process
+            print(f"{process}: reusing the run trained in {out / process}", flush=True)
+            continue
         cfg = TrainConfig(
             data=[str(train_file)], out=str(out / process), process=process, canvas_length=48, max_canvas=64,
             batch_size=32, lr=2e-3, warmup_steps=100, max_steps=steps, val_every=steps, val_fraction=0.1,
@@ -162,6 +167,7 @@ def plot(result: dict, path: Path) -> None:
         ax.plot(list(STEPS), [rows[str(s)]["judge_ppl"] for s in STEPS], marker="o", label=key)
     ax.axhline(result["reference_ppl"], color="grey", linestyle="--", label="held-out references")
     ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
     ax.set_xticks(list(STEPS), [str(s) for s in STEPS])
     ax.set_xlabel("reverse steps")
     ax.set_ylabel("trigram-judge perplexity (lower is better)")
@@ -176,7 +182,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500, help="training steps of each model")
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--runs", default=None, help="reuse trained runs in this directory (masking/, uniform/)")
+    parser.add_argument(
+        "--runs", default=None,
+        help="keep the trained runs in this directory (masking/, uniform/); runs already trained there are reused",
+    )  # fmt: skip
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     import ctrlgen
@@ -185,16 +194,15 @@ def main() -> None:
     train_texts, held = split_e2e(args.seed)
     judge = TrigramJudge(train_texts)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.runs:
-            runs = {p: Path(args.runs) / p for p in ("masking", "uniform")}
-        else:
-            train_file = Path(tmp) / "train.txt"
-            train_file.write_text("\n".join(train_texts) + "\n", encoding="utf-8")
-            runs = train_both(train_file, Path(tmp) / "runs", args.steps, args.seed)
+        runs_dir = Path(args.runs) if args.runs else Path(tmp) / "runs"
+        train_file = Path(tmp) / "train.txt"
+        train_file.write_text("\n".join(train_texts) + "\n", encoding="utf-8")
+        runs = train_both(train_file, runs_dir, args.steps, args.seed)
         result = {"training_steps": args.steps, "shape": SHAPE, "reference_ppl": round(judge.perplexity(held), 2)}
-        result["validation_bound"] = {
-            p: json.loads((runs[p] / "training.json").read_text())["latest"].get("val_loss") for p in runs
-        }
+        trained = {p: json.loads((runs[p] / "training.json").read_text())["latest"] for p in runs}
+        result["validation_bound"] = {p: trained[p].get("val_loss") for p in runs}
+        result["train_seconds"] = {p: trained[p].get("train_seconds_this_run") for p in runs}
+        result["parameters"] = {p: trained[p].get("parameters") for p in runs}
         samples = {}
         for process, sampler in (("masking", "ancestral"), ("uniform", "entropy-bound"), ("uniform", "ancestral")):
             lm = ctrlgen.load(runs[process])
@@ -204,6 +212,9 @@ def main() -> None:
             print(process, sampler, {s: v["judge_ppl"] for s, v in samples[f"{process} / {sampler}"].items()})
         result["samples"] = samples
     result["wall_s"] = round(time.time() - start, 1)
+    from adapters import git_state, machine
+
+    result["machine"], result["git"] = machine(), git_state()
     out = Path(args.out)
     out.write_text(json.dumps(result, indent=2) + "\n")
     plot(result, out.with_suffix(".png"))

@@ -26,7 +26,10 @@ def _add_generate(sub) -> None:
     p.add_argument(
         "--sampler",
         default=None,
-        help="masking: ancestral (default), confidence, semi-ar, remdm; uniform: entropy-bound (default), ancestral",
+        help=(
+            "masking: ancestral (default), confidence, semi-ar, remdm; "
+            "uniform: entropy-bound (DiffusionGemma's default), ancestral (default of ctrlgen's own models)"
+        ),
     )
     p.add_argument("--steps", type=int, default=None, help="reverse steps (default: one per position)")
     p.add_argument("--temperature", type=float, default=None, help="default 1")
@@ -80,7 +83,10 @@ def _add_fill(sub) -> None:
     p.add_argument(
         "--sampler",
         default=None,
-        help="masking: ancestral (default), confidence, semi-ar, remdm; uniform: entropy-bound (default), ancestral",
+        help=(
+            "masking: ancestral (default), confidence, semi-ar, remdm; "
+            "uniform: entropy-bound (DiffusionGemma's default), ancestral (default of ctrlgen's own models)"
+        ),
     )
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)

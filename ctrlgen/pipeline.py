@@ -229,7 +229,8 @@ class DiffusionLM:
                 given["schedule"] = self.schedule
             impl = dataclasses.replace(sampler, **given) if given else sampler
         else:
-            name = DEFAULT_SAMPLER[process] if sampler is None else sampler
+            default = getattr(self.denoiser, "default_sampler", None) or DEFAULT_SAMPLER[process]
+            name = default if sampler is None else sampler
             try:
                 cls = table[name]
             except (KeyError, TypeError):
@@ -275,7 +276,7 @@ class DiffusionLM:
         fn = denoise or self.denoise
         conditioned = getattr(self.denoiser, "self_conditioned", False) and hasattr(fn, "self_conditioning")
         if conditioned:
-            guides = [*guides, SelfConditioning(fn)]  # last: it passes on what every other guide made
+            guides = [*guides, SelfConditioning(fn, impl.temperature_at)]  # last: it passes on what every guide made
         try:
             return impl.run(fn, canvas.to(self.device), self.mask_token_id, guides, generator, progress).cpu()
         finally:

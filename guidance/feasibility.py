@@ -176,6 +176,7 @@ def joint_sample(
     allowed: torch.Tensor,
     generator: torch.Generator,
     most_probable: bool = False,
+    tail: int = 0,
 ) -> torch.Tensor:
     """Draw the tokens at ``commit`` jointly so that the canvas stays completable.
 
@@ -195,6 +196,11 @@ def joint_sample(
     allowed:
         ``(B, L, C)`` bool from :func:`allowed_classes`; a tiny floor on these classes keeps a valid
         completion drawable when the distribution gives none any mass (a nucleus cut can do that).
+    tail:
+        How many of the last positions lie on later canvases (free, and not yet predicted by the model). They
+        count yes or no: a path through the rest is weighted by the model alone, and kept when some text of
+        exactly ``tail`` more tokens completes it. Weighting each way through the tail alike would count
+        completions, and favour states with many of them: a document would rarely end on its first canvas.
 
     Returns
     -------
@@ -215,9 +221,16 @@ def joint_sample(
     if bool(unseen.any()):
         w = torch.where(unseen[..., None] & allowed, torch.ones_like(w), w)
     uniforms = torch.rand(b, n + 1, generator=generator, dtype=torch.float64).numpy()
+    seen, accept = n, dev.accept
+    if tail:
+        if not (0 < tail <= n and bool(masked[:, n - tail :].all())):
+            raise ValueError(f"joint_sample: the last {tail} positions must all be free")
+        seen = n - tail
+        free = torch.ones(1, tail, dtype=torch.bool)
+        accept = np.ascontiguousarray(reachability(dev, torch.zeros(1, tail, dtype=torch.long), free)[1][0, 0])
     path = K.joint_path(
-        position_classes(dev, tokens, masked),
-        np.ascontiguousarray(w.cpu().numpy()),
+        position_classes(dev, tokens[:, :seen], masked[:, :seen]),
+        np.ascontiguousarray(w[:, :seen].cpu().numpy()),
         dev.table,
         dev.out_ptr,
         dev.out_cls,
@@ -226,11 +239,13 @@ def joint_sample(
         dev.in_src,
         dev.in_cls,
         dev.start,
-        dev.accept,
-        uniforms,
+        accept,
+        np.ascontiguousarray(uniforms[:, : seen + 1]),
         most_probable,
     )
     path_cls = torch.from_numpy(path).to(tokens.device)
+    if seen < n:
+        path_cls = torch.cat([path_cls, path_cls.new_full((b, n - seen), -1)], dim=1)
     rows, cols = commit.nonzero(as_tuple=True)
     out = tokens.clone()
     if rows.numel():

@@ -48,7 +48,6 @@ _OURS = {"date": DATE, "uuid": UUID, "email": EMAIL, "time": TIME, "date-time": 
 _JSON_UNSAFE = '"\\\\\\x00-\\x1F\\x7F-\\x9F'
 
 
-
 @cache
 def format_regex(name: str) -> str:
     """The regex of a JSON string (quotes included) whose content has format ``name``."""

@@ -163,8 +163,9 @@ class ConstraintGuide(Guide):
             inside = probs.within(span.start, span.stop)
             inside = MaskedRows(inside.rows, inside.cols + h, inside.values)
             drawn = joint_sample(
-                dev, tokens, masked, committing, inside, self._allowed[i], state.generator, self.most_probable
-            )
+                dev, tokens, masked, committing, inside, self._allowed[i], state.generator,
+                self.most_probable or bool(getattr(state, "greedy", False)), span.tail,
+            )  # fmt: skip
             out[:, sub] = drawn[:, h : h + span.stop - span.start]
         return out
 

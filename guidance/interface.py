@@ -50,6 +50,10 @@ class StepState:
         ``(B, L)`` float64: at each committed position, the probability its token had in the distribution
         it was drawn from when it was committed (1 at fixed positions; meaningless at masked ones). What a
         confidence-based remasking schedule ranks by. None when the caller did not track it.
+    greedy:
+        True when this step commits the most probable tokens instead of drawing them (a sampler whose last step
+        takes the argmax, as DiffusionGemma's does); a guide that draws jointly then takes the most probable
+        valid assignment.
     """
 
     tokens: torch.Tensor
@@ -63,6 +67,7 @@ class StepState:
     fixed: torch.Tensor | None = None
     mask_token_id: int | None = None
     commit_probs: torch.Tensor | None = None
+    greedy: bool = False
 
 
 @dataclass

@@ -115,3 +115,41 @@ def test_low_level_sampling_and_no_state_left_between_runs(gemma):
     gemma.generate(n=1, seed=0, steps=3)
     assert gemma.conditional_denoiser(None).self_conditioning is None
 
+
+@pytest.mark.parametrize("private", [True, False])
+def test_self_conditioning_hands_over_the_tempered_guided_rows(private):
+    """The hand-over is the distribution the step drew from: guided rows at the free positions, divided by the
+    step's temperature, the point mass elsewhere; written in place only into an output no later step reads."""
+    from types import SimpleNamespace
+
+    from ctrlgen.guidance.categorical import MaskedRows
+
+    from ctrlgen.denoisers.diffusion_gemma import SelfConditioning
+
+    g = torch.Generator().manual_seed(0)
+    dense = torch.randn(2, 5, 7, generator=g).log_softmax(-1)
+    masked = torch.rand(2, 5, generator=g) < 0.6
+    masked[0, 0] = True
+    dense[~masked] = float("-inf")
+    dense[~masked, 2] = 0.0  # SUBS: a point mass at accepted positions
+    original = dense.clone()
+    rows = MaskedRows.gather(dense, masked)
+    rows.values[:, 3] = float("-inf")  # what a constraint guide does to the free rows
+    target = SimpleNamespace(self_conditioning=None)
+    state = SimpleNamespace(masked_rows=rows, private_output=private, log_probs=rows.dense(), step=1)
+    guide = SelfConditioning(target, lambda s: 0.5)
+    assert guide.process_logits(state) is rows
+    sc = target.self_conditioning
+    expected = original.clone()
+    expected[masked] = rows.values / 0.5
+    assert torch.equal(sc, expected)
+    assert (sc is dense) == private  # in place only when the output is this step's alone
+    if not private:
+        assert torch.equal(dense, original)
+
+
+def test_diffusion_gemma_samples_with_its_published_sampler_by_default(gemma):
+    from ctrlgen.sampling import EntropyBoundSampler
+
+    sampler = gemma._sampler(None, None, None, None)
+    assert isinstance(sampler, EntropyBoundSampler) and sampler.total_steps(16) == 48

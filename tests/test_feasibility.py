@@ -6,6 +6,7 @@ import math
 import numpy as np
 import torch
 from ctrlgen.guidance.automaton import from_transitions, product
+from ctrlgen.guidance.categorical import MaskedRows
 from ctrlgen.guidance.feasibility import DeviceAutomaton, allowed_classes, joint_sample, reachability
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -124,6 +125,43 @@ def test_joint_sampler_matches_the_model_restricted_to_the_language():
     observed = np.array([counts[tuple(seq)] for seq in support])
     chi2 = float(((observed - expected) ** 2 / expected).sum())
     assert chi2 < _chi2_critical(len(support) - 1), chi2
+
+
+def test_a_tail_on_later_canvases_counts_yes_or_no():
+    """Positions on later canvases weigh a path by whether some text completes it, not by how many: the draw
+    over the canvas is the model restricted to the assignments that stay completable. Here ``a`` opens the
+    door to every text and ``b`` to one; counting completions would draw ``a`` almost always."""
+    transitions = {0: {2: 1, 3: 2}, 1: {2: 1, 3: 1, 4: 1}, 2: {4: 3}, 3: {4: 2}}
+    automaton = from_transitions(transitions, 0, [1, 2], V, END, (MASK,))
+    dev = DeviceAutomaton.build(automaton)
+    seen, tail, draws = 2, 4, 20000
+    g = torch.Generator().manual_seed(1)
+    p = torch.rand(seen + tail, V, generator=g, dtype=torch.float64) + 0.2
+    p[:, MASK] = 0
+    p = p / p.sum(-1, keepdim=True)
+    tokens = torch.full((draws, seen + tail), MASK)
+    masked = torch.ones(draws, seen + tail, dtype=torch.bool)
+    commit = masked.clone()
+    commit[:, seen:] = False
+    fwd, bwd = reachability(dev, tokens[:1], masked[:1])
+    allowed = allowed_classes(dev, tokens[:1], masked[:1], fwd, bwd).expand(draws, -1, -1)
+    rows = MaskedRows.gather(p.expand(draws, -1, -1), masked.clone())
+    rows = MaskedRows(rows.rows[rows.cols < seen], rows.cols[rows.cols < seen], rows.values[rows.cols < seen])
+    out = joint_sample(dev, tokens, masked, commit, rows, allowed, g, tail=tail)[:, :seen]
+    support = [
+        list(s)
+        for s in itertools.product([END, 2, 3, 4], repeat=seen)
+        if completions(automaton, list(s) + [MASK] * tail)
+    ]
+    weight = np.array([np.prod([p[i, t].item() for i, t in enumerate(seq)]) for seq in support])
+    expected = weight / weight.sum() * draws
+    counts = {tuple(seq): 0 for seq in support}
+    for row in out.tolist():
+        assert tuple(row) in counts  # every draw stays completable
+        counts[tuple(row)] += 1
+    observed = np.array([counts[tuple(seq)] for seq in support])
+    chi2 = float(((observed - expected) ** 2 / expected).sum())
+    assert chi2 < _chi2_critical(len(support) - 1), (chi2, counts, expected)
 
 
 def test_max_product_returns_the_most_probable_valid_assignment():

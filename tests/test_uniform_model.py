@@ -107,3 +107,14 @@ def test_cli_trains_and_samples_a_uniform_model(corpus_file, tmp_path, capsys):
     assert len(lines) == 2 and all(re.fullmatch("[a-z ]+", line) for line in lines)
     assert main([*train, "--process", "gaussian"]) == 2
     assert "masking, uniform" in capsys.readouterr().err
+
+
+def test_each_uniform_family_samples_with_its_measured_default(uniform_lm):
+    """``sampler=None``: ancestral for ctrlgen's own uniform models (entropy-bound writes their end padding
+    first, benchmarks/processes.py), DiffusionGemma's published entropy-bound for DiffusionGemma."""
+    from ctrlgen.denoisers.diffusion_gemma import DiffusionGemmaDenoiser
+    from ctrlgen.sampling import EntropyBoundSampler, UniformAncestralSampler
+
+    assert isinstance(uniform_lm._sampler(None, None, None, None), UniformAncestralSampler)
+    assert DiffusionGemmaDenoiser.default_sampler == "entropy-bound"
+    assert isinstance(uniform_lm._sampler("entropy-bound", None, None, None), EntropyBoundSampler)

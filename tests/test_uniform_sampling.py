@@ -114,3 +114,35 @@ def test_a_uniform_sampler_without_noise_tokens_is_refused():
         EntropyBoundSampler(steps=2).run(
             NoisyInputDenoiser(8, 1, torch.arange(2, 8)), torch.full((1, 4), 1), 1, (), torch.Generator()
         )
+
+
+def test_the_last_entropy_bound_step_takes_the_most_probable_tokens(ab_tokenizer):
+    """DiffusionGemma returns the argmax canvas of its last step: with one step, the output is the model's argmax
+    at every position, whatever the seed; under a hard constraint, one valid text whatever the seed."""
+    placeholder, support = ab_tokenizer.mask_token_id, _support(ab_tokenizer)
+    v, length = len(ab_tokenizer), 6
+    table = torch.randn(length, v, generator=torch.Generator().manual_seed(3))
+
+    def denoise(x, inputs=None):
+        return subs_log_probs(table.expand(x.shape[0], -1, -1).clone(), x, placeholder)
+
+    canvas = torch.full((4, length), placeholder)
+    expected = table.clone()
+    expected[:, placeholder] = float("-inf")
+    greedy = EntropyBoundSampler(steps=1, noise_ids=support)
+    for seed in range(3):
+        out = greedy.run(denoise, canvas, placeholder, (), torch.Generator().manual_seed(seed))
+        assert torch.equal(out, expected.argmax(-1).expand(4, -1))
+    sampled = EntropyBoundSampler(steps=1, noise_ids=support, argmax_last=False)
+    assert not torch.equal(sampled.run(denoise, canvas, placeholder, (), torch.Generator()), out)
+
+    from ctrlgen import Regex
+
+    compiled = compile_constraint(Regex("(ab|ba)+a"), ab_tokenizer).automaton
+    outs = set()
+    for seed in range(3):
+        guide = ConstraintGuide([Span(0, length, compiled)])
+        out = greedy.run(denoise, canvas, placeholder, [guide], torch.Generator().manual_seed(seed))
+        assert all(compiled.accepts(row) for row in out.tolist())
+        outs |= {tuple(row) for row in out.tolist()}
+    assert len(outs) == 1

@@ -33,6 +33,8 @@ class Denoiser(nn.Module):
     schedule_name: str = "loglinear"
     #: The forward process it was trained with (:mod:`ctrlgen.processes`): what samplers and training ask.
     process_name: str = "masking"
+    #: the sampler ``sampler=None`` runs, when this family has one of its own (None: the process's default)
+    default_sampler: str | None = None
 
     #: (mask, end, pad) ids of an adapter that reads them once when it loads (see :meth:`_set_special_ids`)
     _special_ids: tuple[int, int, int] | None = None

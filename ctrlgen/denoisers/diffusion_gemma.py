@@ -51,6 +51,7 @@ class DiffusionGemmaDenoiser(Denoiser):
     """Adapter for ``DiffusionGemmaForBlockDiffusion`` checkpoints (see the module docstring)."""
 
     process_name = "uniform"
+    default_sampler = "entropy-bound"  # the published reverse process
     #: the prefix is encoded apart from the canvas (:meth:`canvas_logits`)
     separate_prefix = True
     #: the previous step's distribution is fed back (:class:`SelfConditioning`)
@@ -156,16 +157,35 @@ class DiffusionGemmaDenoiser(Denoiser):
 
 
 class SelfConditioning(Guide):
-    """Hands the guided log-probabilities of each step (the distribution the sampler drew from, constraints
-    applied) to the denoiser callable, which feeds them back as the next step's self-conditioning input.
-    Placed after every other guide; changes nothing itself."""
+    """Hands the distribution each step drew from (every other guide's work applied, the sampler's temperature
+    too) to the denoiser callable, which feeds it back as the next step's self-conditioning input; what
+    transformers' ``generate`` feeds back is likewise the processed (tempered) logits. Placed after every other
+    guide; changes nothing itself.
 
-    def __init__(self, target) -> None:
+    At accepted positions the loop's log-probabilities are a point mass on the accepted token, which no
+    temperature changes. Only the free positions' rows differ from step to step, so when the denoiser's output
+    tensor belongs to this step alone (``state.private_output``: a uniform-noise sampler calls the network
+    afresh at every step) the guided rows, tempered, are written into it in place: the hand-over costs the free
+    rows, not ``B * L * V``. Otherwise the dense tensor is built anew."""
+
+    def __init__(self, target, temperature_at=None) -> None:
         self.target = target
+        self.temperature_at = temperature_at  # StepState -> float; None: 1
 
     def prepare(self, tokens, masked) -> None:
         self.target.self_conditioning = None  # a new run starts without (the callable may be reused)
 
     def process_logits(self, state):
-        self.target.self_conditioning = state.log_probs
-        return state.log_probs
+        temperature = float(self.temperature_at(state)) if self.temperature_at is not None else 1.0
+        rows = getattr(state, "masked_rows", None)
+        base = getattr(rows, "base", None)
+        if getattr(state, "private_output", False) and isinstance(base, torch.Tensor) and base.is_contiguous():
+            b, n, v = base.shape
+            if len(rows):
+                values = rows.values if temperature == 1.0 else rows.values / temperature
+                base.view(b * n, v).index_copy_(0, rows.rows * n + rows.cols, values.to(base.dtype))
+            self.target.self_conditioning = base
+            return rows
+        dense = state.log_probs
+        self.target.self_conditioning = dense if temperature == 1.0 else dense / temperature
+        return rows if rows is not None else dense

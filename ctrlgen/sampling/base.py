@@ -89,6 +89,11 @@ class Sampler:
         """The temperature of this step (constant by default; a schedule in subclasses)."""
         return self.temperature
 
+    def greedy_at(self, state: StepState) -> bool:
+        """Whether this step commits the most probable tokens (and, under hard constraints, the most probable
+        valid assignment) instead of drawing them. Never, by default."""
+        return False
+
     def network_input(self, x: torch.Tensor, free: torch.Tensor, step: int, generator: torch.Generator):
         """What the network reads at this step: None, the canvas itself (masked positions hold the mask
         token, and the forward pass is skipped when the canvas did not change); or, for a process without a
@@ -133,7 +138,11 @@ class Sampler:
         temperature = self.temperature_at(state)
         probs = sampling_probs(lp.values, temperature, self.top_p, f64)  # (M, V) float64, a new tensor
         u = torch.rand(state.masked.shape + (1,), generator=generator, dtype=torch.float64)
-        drawn = draw_from_uniforms(probs, u.to(probs.device)[lp.rows, lp.cols], f64)  # (M,); f64 is free again
+        state.greedy = self.greedy_at(state)
+        if state.greedy:
+            drawn = probs.argmax(-1)
+        else:
+            drawn = draw_from_uniforms(probs, u.to(probs.device)[lp.rows, lp.cols], f64)  # (M,); f64 is free again
         candidates = state.tokens.clone()
         candidates[lp.rows, lp.cols] = drawn
         candidate_probs = torch.ones(state.masked.shape, dtype=torch.float64, device=state.masked.device)
@@ -206,6 +215,7 @@ class Sampler:
                 x, masked, cached, step, num_steps, t, s, generator, fixed, mask_token_id, commit_probs
             )
             state._scratch = scratch
+            state.private_output = inputs is not None  # no later step reuses this output: guides may write it
             for guide in guides:
                 if guide.is_active(step, num_steps):
                     state.log_probs = guide.process_logits(state)
@@ -259,7 +269,7 @@ class _LoopStepState(StepState):
     ``B * L * V``; any other guide sees exactly the dense tensor it saw before.
     """
 
-    __slots__ = ("_dense", "_rows", "_scratch")
+    __slots__ = ("_dense", "_rows", "_scratch", "private_output")
 
     @property
     def log_probs(self) -> torch.Tensor:

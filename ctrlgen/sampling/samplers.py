@@ -114,5 +114,8 @@ SAMPLERS_BY_PROCESS: dict[str, dict[str, type[Sampler]]] = {
     "uniform": {"entropy-bound": EntropyBoundSampler, "ancestral": UniformAncestralSampler},
 }
 
-#: What ``sampler=None`` means for each process (``rewrite`` prefers confidence order where it exists).
-DEFAULT_SAMPLER: dict[str, str] = {"masking": "ancestral", "uniform": "entropy-bound"}
+#: What ``sampler=None`` means for each process (``rewrite`` prefers confidence order where it exists), unless the
+#: denoiser names its own (``Denoiser.default_sampler``: DiffusionGemma's is its published ``entropy-bound``).
+#: For ctrlgen's own uniform-noise models the default is ``ancestral``: ``entropy-bound`` accepts the end padding
+#: first (its entropy is lowest) and, right to left, writes empty texts (``benchmarks/processes.py``).
+DEFAULT_SAMPLER: dict[str, str] = {"masking": "ancestral", "uniform": "ancestral"}

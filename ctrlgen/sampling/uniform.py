@@ -12,9 +12,14 @@ exact, because accepted tokens are drawn jointly by the guides, as when unmaskin
   ``entropy_bound`` (so at least one per step); the temperature is ``end + (start - end) * remaining / steps``
   (0.8 at the first step, falling towards 0.4); a row whose free positions have a mean entropy within
   ``confidence`` and the same most probable tokens as at the step before is accepted whole. Defaults: the
-  published ones (48 steps, bound 0.1, temperature 0.8 -> 0.4, confidence 0.005). One difference, for
-  exactness: an accepted position stays accepted (DiffusionGemma may re-noise it at a later step); its token
-  was drawn jointly with the others under the constraints, so the canvas stays completable.
+  published ones (48 steps, bound 0.1, temperature 0.8 -> 0.4, confidence 0.005), and the last step commits
+  the most probable tokens (DiffusionGemma returns the argmax canvas of its last step). One difference, for
+  exactness: an accepted position stays accepted (DiffusionGemma predicts it again at every step and may
+  re-noise it); its token was drawn jointly with the others under the constraints, so the canvas stays
+  completable. Its distribution is then a point mass, of entropy 0, so the bound is spent on the free
+  positions alone, as DiffusionGemma's would be if its accepted positions were certain. A row accepted whole
+  because it is stable and confident is drawn at that step's temperature, not argmaxed (its mean entropy is at
+  most ``confidence``, so the two rarely differ).
 * :class:`UniformAncestralSampler`: the plain ancestral sampler of the process (UDLM): the free positions hold
   ``z_t`` and move to ``z_s`` drawn from the posterior ``q(z_s | z_t, x_theta)`` at every step; the last step
   draws the clean tokens, all at once, jointly under the guides.
@@ -52,13 +57,16 @@ class UniformSampler(Sampler):
 class EntropyBoundSampler(UniformSampler):
     """DiffusionGemma's entropy-bounded acceptance with re-noising (see the module docstring).
 
-    ``temperature`` scales the linear schedule (1: the published one)."""
+    ``temperature`` scales the linear schedule (1: the published one). ``argmax_last``: the last step takes
+    the most probable tokens, as DiffusionGemma's output is the argmax canvas of its last step (under hard
+    constraints: the most probable valid assignment of the positions still free)."""
 
     steps: int | None = 48
     entropy_bound: float = 0.1
     temperature_start: float = 0.8
     temperature_end: float = 0.4
     confidence: float = 0.005
+    argmax_last: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +86,9 @@ class EntropyBoundSampler(UniformSampler):
     def temperature_at(self, state: StepState) -> float:
         remaining = (state.num_steps - state.step) / state.num_steps
         return self.temperature * (self.temperature_end + (self.temperature_start - self.temperature_end) * remaining)
+
+    def greedy_at(self, state: StepState) -> bool:
+        return self.argmax_last and state.s <= 0
 
     def network_input(self, x: torch.Tensor, free: torch.Tensor, step: int, generator: torch.Generator):
         if step == 0:
