@@ -153,3 +153,28 @@ def test_diffusion_gemma_samples_with_its_published_sampler_by_default(gemma):
 
     sampler = gemma._sampler(None, None, None, None)
     assert isinstance(sampler, EntropyBoundSampler) and sampler.total_steps(16) == 48
+
+
+def test_a_sentencepiece_tokenizer_with_byte_pieces_like_the_released_one(tmp_path):
+    """The released tokenizer is SentencePiece BPE: spaces as "▁", characters it has no piece for written as
+    byte pieces. Constraints that need those bytes (a newline, "é" and "[" here, absent from the training text
+    but for the byte pieces) hold across canvases, prompted through the chat template."""
+    import re
+
+    import ctrlgen
+    from ctrlgen import JsonSchema, Regex
+    from ctrlgen.tiny_models.diffusion_gemma import build_diffusion_gemma, gemma_style_tokenizer
+
+    texts = ["the mill is a cafe near the river , rated 3 of 5 ."] * 50 + ["aromi serves cheap food"] * 50
+    tok = gemma_style_tokenizer(400, texts, sentencepiece=True)
+    assert tok.convert_tokens_to_ids("<0x0A>") not in tok.all_special_ids
+    assert tok.tokenize("é\n")[-1] == "<0x0A>"
+    assert tok.decode(tok.encode("a é\n[b]", add_special_tokens=False)) == "a é\n[b]"
+    lm = ctrlgen.load(build_diffusion_gemma(tmp_path / "sp", canvas_length=8, tokenizer=tok))
+    schema = {"type": "array", "items": {"enum": ["café", "pub"]}, "minItems": 3, "maxItems": 3}
+    prompt = [{"role": "user", "content": "Three places."}]
+    for doc in lm.generate(n=3, prompt=prompt, constraints=[JsonSchema(schema)], seed=0, steps=4):
+        jsonschema.validate(json.loads(doc), schema)
+    pattern = r"[a-zé]{2,4}\n[a-z]{2,4}( [a-z]{2,4}){3}"
+    for text in lm.generate(n=3, prompt="Two lines:", constraints=[Regex(pattern)], seed=1, steps=4):
+        assert re.fullmatch(pattern, text), text
