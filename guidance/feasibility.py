@@ -177,6 +177,7 @@ def joint_sample(
     generator: torch.Generator,
     most_probable: bool = False,
     tail: int = 0,
+    tail_live: np.ndarray | None = None,
 ) -> torch.Tensor:
     """Draw the tokens at ``commit`` jointly so that the canvas stays completable.
 
@@ -201,6 +202,10 @@ def joint_sample(
         count yes or no: a path through the rest is weighted by the model alone, and kept when some text of
         exactly ``tail`` more tokens completes it. Weighting each way through the tail alike would count
         completions, and favour states with many of them: a document would rarely end on its first canvas.
+    tail_live:
+        ``(S,)`` uint8, the states from which ``tail`` free positions can reach acceptance, when the caller
+        has them already (the backward sets of :func:`reachability` at the tail's first column); else worked
+        out here.
 
     Returns
     -------
@@ -226,8 +231,10 @@ def joint_sample(
         if not (0 < tail <= n and bool(masked[:, n - tail :].all())):
             raise ValueError(f"joint_sample: the last {tail} positions must all be free")
         seen = n - tail
-        free = torch.ones(1, tail, dtype=torch.bool)
-        accept = np.ascontiguousarray(reachability(dev, torch.zeros(1, tail, dtype=torch.long), free)[1][0, 0])
+        if tail_live is None:
+            free = torch.ones(1, tail, dtype=torch.bool)
+            tail_live = reachability(dev, torch.zeros(1, tail, dtype=torch.long), free)[1][0, 0]
+        accept = np.ascontiguousarray(tail_live)
     path = K.joint_path(
         position_classes(dev, tokens[:, :seen], masked[:, :seen]),
         np.ascontiguousarray(w[:, :seen].cpu().numpy()),

@@ -132,13 +132,15 @@ class ConstraintGuide(Guide):
         dense = rows is None
         if dense:
             rows = MaskedRows.gather(state.log_probs, state.masked)
-        self._allowed = []
+        self._allowed, self._tail_live = [], []
         for i, span in enumerate(self.spans):
             dev = self._dev(i, state.tokens.device)
             tokens, masked, h = span.view(state.tokens, state.masked)
             fwd, bwd = reachability(dev, tokens, masked)
             allowed = allowed_classes(dev, tokens, masked, fwd, bwd)  # (B, head + l + tail, C)
             self._allowed.append(allowed)
+            # the tail is free in every row: its live states, at its first column, are those of any row
+            self._tail_live.append(bwd[0, tokens.shape[1] - span.tail] if span.tail else None)
             k, r, c = rows.locate(span.start, span.stop)
             mask_vocabulary(dev, rows.values, allowed[r, c + h], k)  # on the span's masked rows, in place
         return rows.dense() if dense else rows
@@ -164,7 +166,7 @@ class ConstraintGuide(Guide):
             inside = MaskedRows(inside.rows, inside.cols + h, inside.values)
             drawn = joint_sample(
                 dev, tokens, masked, committing, inside, self._allowed[i], state.generator,
-                self.most_probable or bool(getattr(state, "greedy", False)), span.tail,
+                self.most_probable or bool(getattr(state, "greedy", False)), span.tail, self._tail_live[i],
             )  # fmt: skip
             out[:, sub] = drawn[:, h : h + span.stop - span.start]
         return out
