@@ -60,6 +60,7 @@ _LAZY = {
     "UniformProcess": ".uniform",
     "DenoiserModel": ".model",
     "DiffusionLM": ".pipeline",
+    "AutoregressiveLM": ".autoregressive_lm",
     "load": ".pipeline",
     "AncestralSampler": ".sampling",
     "ConfidenceSampler": ".sampling",
@@ -77,6 +78,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported at once
+    from .autoregressive_lm import AutoregressiveLM
     from .config import DenoiserConfig
     from .data import TextDataModule, TextSource
     from .denoisers import (
@@ -145,6 +147,7 @@ __all__ = [
     "UnsatisfiableConstraintError",
     "UnsupportedSchemaError",
     "DiffusionLM",
+    "AutoregressiveLM",
     "DenoiserConfig",
     "DenoiserModel",
     "DenoiserLightningModule",

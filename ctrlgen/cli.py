@@ -114,6 +114,9 @@ def _add_train(sub) -> None:
     p.add_argument("--canvas-length", type=int, default=None)
     p.add_argument("--vocab-size", type=int, default=None)
     p.add_argument("--process", default=None, help="forward process: masking (default) or uniform")
+    p.add_argument(
+        "--objective", default=None, help="diffusion (default) or autoregressive (the same network, causal: a baseline)"
+    )
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--val-every", type=int, default=None)
     p.add_argument("--ema-decay", type=float, default=None)

@@ -29,6 +29,9 @@ class DenoiserConfig(PretrainedConfig):
         (uniformly drawn tokens; the mask token is then never used).
     tokenizer_hash:
         Fingerprint of the tokenizer the model was trained with, checked on load.
+    objective:
+        ``"diffusion"`` (bidirectional attention, a denoiser) or ``"autoregressive"`` (causal attention,
+        next-token loss: the same-size baseline the diffusion model is compared with, built by the same code).
     label_names:
         Labels of a class-conditional model (trained with label dropout for classifier-free guidance); empty
         for an unconditional one. Index ``len(label_names)`` is the "no label" embedding.
@@ -51,6 +54,7 @@ class DenoiserConfig(PretrainedConfig):
         process: str = "masking",
         tokenizer_hash: str | None = None,
         label_names: list[str] | None = None,
+        objective: str = "diffusion",
         **kwargs,
     ) -> None:
         for name, value in (
@@ -67,6 +71,8 @@ class DenoiserConfig(PretrainedConfig):
             raise ValueError(f"config dropout must be a number in [0, 1), got {dropout!r}")
         if process not in ("masking", "uniform"):
             raise ValueError(f"config process must be 'masking' or 'uniform', got {process!r}")
+        if objective not in ("diffusion", "autoregressive"):
+            raise ValueError(f"config objective must be 'diffusion' or 'autoregressive', got {objective!r}")
         if d_model % n_heads or (d_model // n_heads) % 2:
             raise ValueError(f"d_model={d_model} must split into {n_heads} heads of even size")
         self.vocab_size = vocab_size
@@ -82,6 +88,7 @@ class DenoiserConfig(PretrainedConfig):
         self.process = process
         self.tokenizer_hash = tokenizer_hash
         self.label_names = list(label_names or [])
+        self.objective = objective
         kwargs.setdefault("pad_token_id", end_token_id)
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(**kwargs)

@@ -1,33 +1,33 @@
 """The default model's training corpus, assembled from the public data in ``shared/data``.
 
-Three kinds of text, so the shipped model knows what the library's examples ask of it: E2E restaurant
-descriptions, the E2E meaning representations rendered as JSON objects (the JSON-schema examples), and Yelp
-and Amazon review sentences (style rewriting). Review sentences carry a ``sentiment`` label, so the same
-corpus trains a class-conditional denoiser for classifier-free guidance; the reviews held out for the
-shipped sentiment classifier and the style benchmark (:func:`review_split`) are left out entirely. The corpus
-is written to a JSONL file outside the repository; nothing from the data folder is committed.
+Four kinds of record, so the shipped model does what the library's examples ask of it:
+
+* prompted pairs in both directions over the cleaned E2E data (``ctrlgen.e2e``): a description from its
+  meaning representation as JSON (``Describe this restaurant: {...}``) and the JSON record from its
+  description (``Extract the restaurant record as JSON: ...``), the record's keys in the data's order and
+  shuffled (both for extraction, one of the two for descriptions), so a schema may ask for the fields in any
+  order;
+* unprompted E2E descriptions and JSON records (free generation, templates, unprompted schemas);
+* Yelp and Amazon review sentences with a ``sentiment`` label (classifier-free guidance and rewriting).
+
+The E2E meaning representations held out by :func:`ctrlgen.e2e.e2e_split` and the reviews held out by
+:func:`review_split` (the sentiment classifier's and the style benchmark's) are left out entirely. The
+corpus is written to a JSONL file outside the repository; nothing from the data folder is committed.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import re
+import random
 from pathlib import Path
 
+from .e2e import E2E_FIELDS, describe_prompt, e2e_split, extract_prompt, mr_to_record, record_json
 from .errors import DataError
 
 __all__ = ["mr_to_record", "review_split", "build_default_corpus", "write_corpus", "SENTIMENT_LABELS"]
 
 #: file suffix of the Yelp/Amazon sentence files -> label name (as in the shipped classifier)
 SENTIMENT_LABELS = {"0": "negative", "1": "positive"}
-
-_SLOT = re.compile(r"\s*([^\[,]+?)\s*\[([^\]]*)\]")
-
-
-def mr_to_record(mr: str) -> dict[str, str]:
-    """``"name[Alimentum], area[city centre]"`` -> ``{"name": "Alimentum", "area": "city centre"}``."""
-    return {key.strip(): value.strip() for key, value in _SLOT.findall(mr)}
 
 
 def review_split(
@@ -51,29 +51,34 @@ def review_split(
     return [p for p in train if p[0] not in both], [p for p in held if p[0] not in both]
 
 
-def build_default_corpus(data_dir: str | Path) -> list[dict[str, str]]:
-    """Records (``text``, and ``sentiment`` for reviews) for the default model, deduplicated, in a fixed order."""
+def build_default_corpus(data_dir: str | Path, seed: int = 0) -> list[dict[str, str]]:
+    """Records (``text``; ``prompt`` for the E2E pairs; ``sentiment`` for reviews), deduplicated, in a fixed
+    order."""
     data = Path(data_dir)
-    e2e_files = [data / "e2e" / "devset.csv", data / "e2e" / "devel-fixed.no-ol.csv"]
-    missing = [str(p) for p in e2e_files if not p.is_file()]
-    if missing:
-        raise DataError(f"data for the default corpus not found: {missing}")
-    records: dict[str, dict[str, str]] = {}
-    for path in e2e_files:
-        with path.open(newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                docs = [row["ref"].strip()]
-                record = mr_to_record(row["mr"])
-                if record:
-                    docs.append(json.dumps(record, ensure_ascii=False))
-                for doc in docs:
-                    if doc:
-                        records.setdefault(doc, {"text": doc})
+    rng = random.Random(seed)
+    train_rows, _ = e2e_split(data)
+    records: dict[tuple[str, str], dict[str, str]] = {}
+
+    def add(text: str, prompt: str = "", **extra: str) -> None:
+        if text:
+            records.setdefault((prompt, text), {"text": text} | ({"prompt": prompt} if prompt else {}) | extra)
+
+    for row in train_rows:
+        add(row.ref)
+        add(record_json(row.record, list(E2E_FIELDS)))
+        if not row.cleaned:
+            continue  # the original dev set's MRs often miss or add slots: pairs come from the cleaned MRs
+        keys = list(row.record)
+        order = list(E2E_FIELDS) if rng.random() < 0.5 else rng.sample(keys, len(keys))
+        add(row.ref, describe_prompt(record_json(row.record, order)))
+        # extraction twice, in the data's order and shuffled: a schema fixes the order the fields come in
+        for order in (list(E2E_FIELDS), rng.sample(keys, len(keys))):
+            add(record_json(row.record, order), extract_prompt(row.ref))
+    if not train_rows:
+        raise DataError(f"no E2E rows under {data}")
     train_reviews, _ = review_split(data)
     for text, label in train_reviews:
-        doc = " ".join(text.split())
-        if doc:
-            records.setdefault(doc, {"text": doc, "sentiment": label})
+        add(" ".join(text.split()), sentiment=label)
     return list(records.values())
 
 

@@ -20,7 +20,15 @@ from torch.utils.data import DataLoader
 
 from .errors import DataError
 
-__all__ = ["TextSource", "read_texts", "read_labelled_texts", "read_prompt_pairs", "split_texts", "TextDataModule"]
+__all__ = [
+    "TextSource",
+    "read_texts",
+    "read_labelled_texts",
+    "read_prompt_pairs",
+    "read_prompted_labelled",
+    "split_texts",
+    "TextDataModule",
+]
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,27 @@ def read_prompt_pairs(
     if not pairs:
         raise DataError(f"no response text found in {[s.path for s in sources]}")
     return [prompt for _, prompt in pairs], [text for text, _ in pairs]
+
+
+def read_prompted_labelled(
+    sources: Sequence[TextSource], prompt_column: str, label_column: str, data_column: str | None = None
+) -> tuple[list[str], list[str], list[str]]:
+    """``(prompts, texts, labels)`` of a corpus that mixes prompted pairs and labelled documents (the default
+    model's: E2E instructions without labels, review sentences with a sentiment and no prompt). A missing
+    prompt is ``""`` (trained unprompted), a missing label ``""`` (trained as "no label")."""
+    prompts, texts, labels = [], [], []
+    for src in sources:
+        path, column = Path(src.path), data_column or src.column
+        with_prompt = _read_records(path, column, prompt_column, role="prompt")
+        with_label = _read_records(path, column, label_column)
+        prompts += [p for _, p in with_prompt]
+        texts += [t for t, _ in with_prompt]
+        labels += [label for _, label in with_label]
+    if not texts:
+        raise DataError(f"no response text found in {[s.path for s in sources]}")
+    if not any(labels):
+        raise DataError(f"no record in {[s.path for s in sources]} has a {label_column!r} label")
+    return prompts, texts, labels
 
 
 def read_texts(sources: Sequence[TextSource]) -> list[str]:
@@ -283,6 +312,8 @@ class TextDataModule(L.LightningDataModule):
         for k, (prefix, x) in enumerate(zip(prefixes, ids)):
             if len(prefix) >= self.canvas_length:
                 continue  # a prompt that leaves no room for its response teaches nothing
+            if prompts is not None and prompts[k] and len(prefix) + len(x) + 1 > self.canvas_length:
+                continue  # a response cut short would teach the model to stop answering without an end
             label = None if labels is None else labels[k]
             items.append({"ids": (prefix + x)[: self.canvas_length], "start": len(prefix), "label": label})
         return items

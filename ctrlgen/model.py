@@ -47,13 +47,25 @@ class _Block(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, keep: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        keep: torch.Tensor | None = None,
+        causal: bool = False,
+        cache: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
+        """One block. ``cache`` (a list ``[keys, values]``, empty at first) holds the rotated keys and the
+        values of earlier positions of a causal model decoding step by step, and is extended in place."""
         b, n, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         q, k = _apply_rotary(q, cos, sin), _apply_rotary(k, cos, sin)
+        if cache is not None:
+            if cache:
+                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+            cache[:] = [k, v]
         drop = self.dropout if self.training else 0.0
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=drop)
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=drop, is_causal=causal and keep is None)
         x = x + self.drop(self.proj(att.transpose(1, 2).reshape(b, n, d)))
         return x + self.drop(self.ff_out(F.gelu(self.ff_in(self.ln2(x)))))
 
@@ -101,13 +113,18 @@ class DenoiserModel(PreTrainedModel):
             module.rope_cos.copy_(cos)
             module.rope_sin.copy_(sin)
 
+    @property
+    def causal(self) -> bool:
+        """True for the autoregressive baseline (causal attention), False for a denoiser."""
+        return getattr(self.config, "objective", "diffusion") == "autoregressive"
+
     def forward(
         self,
         input_ids: torch.Tensor,
         labels: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits of the clean tokens.
+        """Logits of the clean tokens (of a denoiser), or of the next tokens (of the autoregressive baseline).
 
         Parameters
         ----------
@@ -123,17 +140,40 @@ class DenoiserModel(PreTrainedModel):
         torch.Tensor
             ``(B, L, V)`` raw logits in the model's dtype.
         """
+        return self.decode(input_ids, labels, attention_mask)
+
+    def decode(
+        self,
+        input_ids: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: list[list[torch.Tensor]] | None = None,
+        start: int = 0,
+    ) -> torch.Tensor:
+        """:meth:`forward`, and for a causal model the incremental form: ``cache`` (one list per block, see
+        :class:`_Block`) holds the positions before ``start``; ``input_ids`` are positions ``start``...;
+        ``attention_mask`` then covers all positions so far (``(B, start + L)``)."""
         length = input_ids.shape[1]
-        if length > self.config.max_canvas:
-            raise ValueError(f"canvas of {length} tokens exceeds the model's max_canvas={self.config.max_canvas}")
-        cos, sin = self.rope_cos[:length], self.rope_sin[:length]
+        end = start + length
+        if end > self.config.max_canvas:
+            raise ValueError(f"canvas of {end} tokens exceeds the model's max_canvas={self.config.max_canvas}")
+        cos, sin = self.rope_cos[start:end], self.rope_sin[start:end]
         x = self.embed(input_ids)
         if self.label_embed is not None:
             if labels is None:
                 labels = torch.full((input_ids.shape[0],), len(self.config.label_names), device=input_ids.device)
             x = x + self.label_embed(labels)[:, None, :]
         x = self.drop(x)
+        causal = self.causal
         keep = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
-        for block in self.blocks:
-            x = block(x, cos, sin, keep)
+        if causal and (keep is not None or start):
+            order = torch.ones(length, end, dtype=torch.bool, device=input_ids.device).tril(start)
+            if keep is None:
+                keep = order[None, None]
+            else:  # every position sees itself, so a left-padding row has a key and no NaN flows from it
+                positions = torch.arange(end, device=input_ids.device)
+                itself = positions[None, :] == positions[start:, None]
+                keep = (keep & order[None, None]) | itself[None, None]
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, keep, causal, None if cache is None else cache[i])
         return F.linear(self.ln_f(x), self.embed.weight)

@@ -18,7 +18,7 @@ from .constraints import Constraint, ConstraintError, Length, Style, Template
 from .denoisers import Denoiser, NativeDenoiser, load_denoiser
 from .denoisers.diffusion_gemma import SelfConditioning
 from .denoising import CanvasDenoiser
-from .errors import InvalidArgumentError, UnknownSamplerError
+from .errors import InvalidArgumentError, UnknownSamplerError, UnsupportedModelError
 from .guidance.first_token import FirstTokenBan, odd_first_tokens
 from .guidance.guide import BanTokens
 from .guidance.interface import Guide
@@ -30,6 +30,7 @@ from .rewriting import pick_words, random_order, word_spans
 from .sampling import DEFAULT_SAMPLER, SAMPLERS_BY_PROCESS, Sampler, UniformSampler
 from .schedules import schedule_from_name
 from .styles import REWRITE_STYLE_DEFAULTS, style_guide
+from .trajectory import TraceRecorder
 
 __all__ = ["DiffusionLM", "GenerationReport", "load", "DEFAULT_MODEL_DIR"]
 
@@ -69,6 +70,8 @@ class GenerationReport:
     resampled: int = 0  #: outputs drawn again because a validator rejected them
     #: p(target | canvas) of the first style classifier at each reverse step, one (B,) tensor per step
     style_trace: list = field(default_factory=list)
+    #: with ``generate(trace=True)``: each text's canvas at every reverse step (:class:`~ctrlgen.trajectory.Trajectory`)
+    trajectories: list = field(default_factory=list)
 
 
 class DiffusionLM:
@@ -88,6 +91,11 @@ class DiffusionLM:
             denoiser = NativeDenoiser(denoiser, tokenizer)
         elif not isinstance(denoiser, Denoiser):
             raise InvalidArgumentError(f"DiffusionLM needs a Denoiser, got {type(denoiser).__name__}")
+        if getattr(getattr(denoiser, "model", None), "causal", False):
+            raise UnsupportedModelError(
+                "this model was trained with --objective autoregressive: load it with ctrlgen.load (an "
+                "AutoregressiveLM), it is not a denoiser"
+            )
         self.denoiser = denoiser.eval()
         self.schedule = schedule_from_name(denoiser.schedule_name)
         self.last_report = GenerationReport()
@@ -345,6 +353,7 @@ class DiffusionLM:
         cfg_weight: float = 1.0,
         progress: bool = False,
         echo: bool = False,
+        trace: bool = False,
     ) -> list[str]:
         """Sample ``n`` texts per prompt (each ends at its first end token).
 
@@ -388,6 +397,10 @@ class DiffusionLM:
             are resampled at most this many times; :attr:`last_report` says how many were.
         echo:
             Return each prompt (as given, or as its chat template rendered it) followed by the response.
+        trace:
+            Record each text's canvas at every reverse step in ``last_report.trajectories`` (one
+            :class:`~ctrlgen.trajectory.Trajectory` per text; :func:`~ctrlgen.trajectory.plot_trajectory` draws
+            the order in which positions were filled).
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InvalidArgumentError(f"n must be a positive integer, got {n!r}")
@@ -408,9 +421,11 @@ class DiffusionLM:
         styles = [style_guide(s, self.tokenizer) for s in soft]
         all_guides = ([plan.guide] if plan else []) + self._first_token_guides + styles + list(guides)
         traces: list[list[torch.Tensor]] = []
+        trajectories: list = []
         block = self.denoiser.max_canvas
 
         def run(rows: list[list[int]], batch_seed: int, show: bool) -> list[str]:
+            recorder = [TraceRecorder()] if trace else []
             canvas = (
                 plan.canvas(len(rows), self.mask_token_id)
                 if plan
@@ -422,7 +437,7 @@ class DiffusionLM:
                     block,
                     rows,
                     plan,
-                    styles + list(guides),
+                    styles + list(guides) + recorder,
                     label,
                     cfg_weight,
                     (sampler, steps, temperature, top_p),
@@ -432,10 +447,12 @@ class DiffusionLM:
             else:
                 denoise = self._canvas_denoiser(rows, label, cfg_weight)
                 tokens = self.sample_tokens(
-                    canvas, sampler, steps, temperature, top_p, all_guides, batch_seed, show, denoise
+                    canvas, sampler, steps, temperature, top_p, all_guides + recorder, batch_seed, show, denoise
                 )
             if styles:
                 traces.append(list(styles[0].trace))
+            if recorder:
+                trajectories.append(recorder[0].trajectories(self.mask_token_id))
             return self.decode(tokens)
 
         rows = [p for p in prefixes for _ in range(n)]
@@ -445,25 +462,35 @@ class DiffusionLM:
         batches = tqdm(range(n_batches), desc="batches", disable=not progress or n_batches == 1, leave=False)
         for b in batches:
             texts.extend(run(rows[b * batch_size : (b + 1) * batch_size], base_seed + b, progress and n_batches == 1))
-        self.last_report = GenerationReport(n=len(rows), style_trace=_join_traces(traces))
+        per_text = [t for batch in trajectories for t in batch]
+        self.last_report = GenerationReport(n=len(rows), style_trace=_join_traces(traces), trajectories=per_text)
         validators = plan.validators if plan else ()
         if validators:
-            self._resample_invalid(texts, rows, validators, run, base_seed, max_resamples)
+            trajectories.clear()
+            redrawn = self._resample_invalid(texts, rows, validators, run, base_seed, max_resamples)
+            if trace and redrawn:  # a redrawn text's trajectory is that of its last draw
+                for i, t in zip(redrawn, (t for batch in trajectories for t in batch)):
+                    per_text[i] = t
         if echo and prompt is not None:
             shown = [prompt_text(p, self.denoiser) for p in normalize_prompts(prompt)]
             texts = [shown[i // n] + t for i, t in enumerate(texts)]
         return texts
 
-    def _resample_invalid(self, texts, rows, validators, run, base_seed: int, max_resamples: int) -> None:
+    def _resample_invalid(self, texts, rows, validators, run, base_seed: int, max_resamples: int) -> list[int]:
+        """Redraw the texts a validator rejects; the indices redrawn, in the order of the redraws (one entry
+        per redraw, so a text redrawn twice appears twice and its last draw comes last)."""
+
         def problem(text: str) -> str | None:
             return next((p for v in validators if (p := v(text)) is not None), None)
 
         bad = [i for i, t in enumerate(texts) if problem(t) is not None]
+        redrawn: list[int] = []
         for attempt in range(1, max_resamples + 1):
             if not bad:
                 break
             self.last_report.resampled += len(bad)
             fresh = run([rows[i] for i in bad], base_seed + 1_000_003 * attempt, False)
+            redrawn += bad
             for i, text in zip(bad, fresh):
                 texts[i] = text
             bad = [i for i in bad if problem(texts[i]) is not None]
@@ -472,6 +499,7 @@ class DiffusionLM:
                 f"{len(bad)} of {len(texts)} outputs still fail validation after {max_resamples} resamples "
                 f"(first problem: {problem(texts[bad[0]])})"
             )
+        return redrawn
 
     def rewrite(
         self,
@@ -640,7 +668,17 @@ def load(
 ) -> DiffusionLM:
     """Load a model: the default one shipped in the package when ``path`` is None, else a directory written
     by ``ctrlgen train`` or :meth:`DiffusionLM.save_pretrained`, any Hugging Face masked LM, a LLaDA- or
-    Dream-style checkpoint (``trust_remote_code=True`` lets their own code run), or a hub id."""
-    return DiffusionLM.from_pretrained(
-        DEFAULT_MODEL_DIR if path is None else path, device=device, trust_remote_code=trust_remote_code
-    )
+    Dream-style checkpoint (``trust_remote_code=True`` lets their own code run), or a hub id.
+
+    A run trained with ``--objective autoregressive`` (the baseline) loads as an
+    :class:`~ctrlgen.autoregressive_lm.AutoregressiveLM`, which takes the same ``generate`` arguments."""
+    denoiser = load_denoiser(DEFAULT_MODEL_DIR if path is None else path, trust_remote_code=trust_remote_code)
+    if getattr(getattr(denoiser, "model", None), "causal", False):
+        from .autoregressive_lm import AutoregressiveLM
+
+        lm = AutoregressiveLM(denoiser)
+    else:
+        lm = DiffusionLM(denoiser)
+    if device is not None:
+        lm.to(device)
+    return lm

@@ -37,7 +37,12 @@ def check_process_name(name: object) -> str:
 
 
 def process_for(denoiser, name: str | None = None) -> ForwardProcess:
-    """The process ``denoiser`` is trained with (``name``, or the one its config records)."""
+    """The process ``denoiser`` is trained with (``name``, or the one its config records); for the
+    autoregressive baseline, its next-token objective."""
+    if getattr(getattr(denoiser, "model", None), "causal", False):
+        from .autoregressive import AutoregressiveObjective
+
+        return AutoregressiveObjective(denoiser.end_token_id)
     name = check_process_name(name or getattr(denoiser, "process_name", "masking"))
     schedule = schedule_from_name(denoiser.schedule_name)
     if name == "masking":

@@ -24,9 +24,17 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from .config import DenoiserConfig
-from .data import TextDataModule, TextSource, read_labelled_texts, read_prompt_pairs, read_texts, split_texts
+from .data import (
+    TextDataModule,
+    TextSource,
+    read_labelled_texts,
+    read_prompt_pairs,
+    read_prompted_labelled,
+    read_texts,
+    split_texts,
+)
 from .denoisers import Denoiser, NativeDenoiser, load_denoiser
-from .errors import DataError, InvalidArgumentError, ModelNotFoundError
+from .errors import InvalidArgumentError, ModelNotFoundError
 from .lightning_module import DenoiserLightningModule
 from .model import DenoiserModel
 from .processes import check_process_name, process_for
@@ -112,6 +120,8 @@ class TrainConfig:
     schedule: str = "loglinear"
     #: forward process: "masking" or "uniform" (ctrlgen.processes); None: the init_from model's, else masking
     process: str | None = None
+    #: "diffusion" (a denoiser) or "autoregressive" (the same network, causal, next-token loss: the baseline)
+    objective: str = "diffusion"
     # data
     canvas_length: int = 128
     max_canvas: int = 256
@@ -181,6 +191,14 @@ class TrainConfig:
             raise InvalidArgumentError(f"training option max_minutes must be positive, got {self.max_minutes!r}")
         if self.process is not None:
             check_process_name(self.process)
+        if self.objective not in ("diffusion", "autoregressive"):
+            raise InvalidArgumentError(
+                f"training option objective must be 'diffusion' or 'autoregressive', got {self.objective!r}"
+            )
+        if self.objective == "autoregressive" and (self.process not in (None, "masking") or self.init_from):
+            raise InvalidArgumentError(
+                "objective 'autoregressive' trains ctrlgen's own network from scratch: no process, no init_from"
+            )
         if isinstance(self.data, str):
             self.data = [self.data]
 
@@ -241,6 +259,7 @@ def _build_denoiser(cfg: TrainConfig, out: Path, train_texts: list[str], label_n
         process=cfg.process or "masking",
         tokenizer_hash=tokenizer_fingerprint(tokenizer),
         label_names=label_names,
+        objective=cfg.objective,
     )
     return NativeDenoiser(DenoiserModel(model_cfg), tokenizer)
 
@@ -270,25 +289,29 @@ def train(cfg: TrainConfig) -> Path:
     sources = [TextSource.parse(s) for s in cfg.data]
     label_names: list[str] = []
     train_labels = val_labels = train_prompts = val_prompts = None
+    raw: list[str] | None = None
+    prompts: list[str] | None = None
     if cfg.label_column and cfg.prompt_column:
-        raise DataError("labels (--label-column) and prompts (--prompt-column) cannot be combined in one run yet")
-    if cfg.label_column:
+        prompts, texts, raw = read_prompted_labelled(sources, cfg.prompt_column, cfg.label_column, cfg.data_column)
+    elif cfg.label_column:
         texts, raw = read_labelled_texts(sources, cfg.label_column)
-        label_names = sorted(set(raw) - {""})
-        index = {name: i for i, name in enumerate(label_names)} | {"": len(label_names)}  # "" -> no label
-        order = split_texts(list(range(len(texts))), cfg.val_fraction, cfg.seed)
-        train_texts, val_texts = ([texts[i] for i in part] for part in order)
-        train_labels, val_labels = ([index[raw[i]] for i in part] for part in order)
     elif cfg.prompt_column:
         prompts, texts = read_prompt_pairs(sources, cfg.prompt_column, cfg.data_column)
+    if cfg.label_column or cfg.prompt_column:
         order = split_texts(list(range(len(texts))), cfg.val_fraction, cfg.seed)
         train_texts, val_texts = ([texts[i] for i in part] for part in order)
-        train_prompts, val_prompts = ([prompts[i] for i in part] for part in order)
+        if raw is not None:
+            label_names = sorted(set(raw) - {""})
+            index = {name: i for i, name in enumerate(label_names)} | {"": len(label_names)}  # "" -> no label
+            train_labels, val_labels = ([index[raw[i]] for i in part] for part in order)
+        if prompts is not None:
+            train_prompts, val_prompts = ([prompts[i] for i in part] for part in order)
     else:
         texts = read_texts(sources)
         train_texts, val_texts = split_texts(texts, cfg.val_fraction, cfg.seed)
 
-    denoiser = _build_denoiser(cfg, out, train_texts, label_names)
+    tokenizer_texts = train_texts + [p for p in (train_prompts or []) if p]
+    denoiser = _build_denoiser(cfg, out, tokenizer_texts, label_names)
     _set_process(denoiser, cfg.process)
     if not (cfg.resume and (out / "config.json").is_file()):
         denoiser.save_pretrained(out)  # the run folder describes its model from the start (export_checkpoint)

@@ -86,6 +86,8 @@ class NativeDenoiser(Denoiser):
         return "ctrlgen"
 
     def prefix_ids(self, prompt_ids: list[int] | None) -> list[int]:
+        if self.model.causal:  # the autoregressive baseline: the end token also starts an unprompted text
+            return [*(prompt_ids or []), self.end_token_id]
         return [*prompt_ids, self.end_token_id] if prompt_ids else []
 
     def uses_chat_template(self) -> bool:
