@@ -16,7 +16,8 @@ needs_data = pytest.mark.skipif(not (SHARED_DATA / "e2e").is_dir(), reason="../s
 def test_prompt_forms_and_records():
     record = mr_to_record("name[Aromi], eatType[coffee shop], area[riverside]")
     assert record == {"name": "Aromi", "eatType": "coffee shop", "area": "riverside"}
-    assert describe_prompt(record) == DESCRIBE_PROMPT + '{"name": "Aromi", "eatType": "coffee shop", "area": "riverside"}'
+    written = '{"name": "Aromi", "eatType": "coffee shop", "area": "riverside"}'
+    assert describe_prompt(record) == DESCRIBE_PROMPT + written
     assert extract_prompt("Aromi is  a coffee shop.\n") == EXTRACT_PROMPT + "Aromi is a coffee shop."
 
 
