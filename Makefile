@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ctrlgen-installed
 
-.PHONY: install demo test lint corpus default-model bench
+.PHONY: install demo test lint corpus default-model autoregressive bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,10 +16,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	@echo "== schema-valid JSON restaurant records (examples/restaurant.schema.json)"
-	$(VENV)/bin/ctrlgen generate --schema examples/restaurant.schema.json -n 5 --seed 0
-	@echo "== unconstrained samples"
-	$(VENV)/bin/ctrlgen generate -n 4 --length 64 --seed 0 --top-p 0.9
+	@echo "== JSON records extracted from restaurant descriptions (examples/e2e_record.schema.json): every line valid"
+	$(VENV)/bin/ctrlgen generate --prompt-file examples/extraction_prompts.txt --schema examples/e2e_record.schema.json -n 1 --seed 0
+	@echo "== a description of a record in exactly 12 words"
+	$(VENV)/bin/ctrlgen generate --prompt 'Describe this restaurant: {"name": "Aromi", "eatType": "coffee shop", "area": "riverside", "familyFriendly": "yes"}' --words 12 -n 2 --seed 0
+	@echo "== a template with fixed-length slots ({N} = N tokens)"
+	$(VENV)/bin/ctrlgen fill "{3} is a {2} near {3}. It serves {2} food." -n 3 --seed 0
+	@echo "== a negative review rewritten towards positive"
+	$(VENV)/bin/ctrlgen rewrite "the food was cold and the waiter ignored us ." --style sentiment=positive -n 3 --seed 0
 
 test: $(STAMP)
 	$(PY) -m pytest -q --nbmake tests notebooks
@@ -27,15 +31,18 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ctrlgen constraints guidance tests benchmarks
 
-# The shipped default model: corpus from ../shared/data, configs/default.json (unconditional), then
-# configs/default-cfg.json (fine-tuned with sentiment labels and label dropout, for classifier-free guidance).
-# Each stage resumes with RESUME=--resume. The result is runs/default-cfg; copy it to ctrlgen/default_model.
+# The shipped default model and its same-size autoregressive baseline: corpus from ../shared/data (prompted
+# E2E pairs in both directions, E2E texts, labelled reviews; the held-out E2E MRs and reviews left out), then
+# configs/default.json and configs/autoregressive.json: the same data, shape, steps and optimiser. Each resumes
+# with RESUME=--resume. Copy runs/default to ctrlgen/default_model (see its README).
 corpus: $(STAMP)
 	$(VENV)/bin/ctrlgen corpus --data-dir ../shared/data --out runs/default-corpus.jsonl
 
 default-model: corpus
 	$(VENV)/bin/ctrlgen train --config configs/default.json $(RESUME)
-	$(VENV)/bin/ctrlgen train --config configs/default-cfg.json --init-from runs/default $(RESUME)
+
+autoregressive: corpus
+	$(VENV)/bin/ctrlgen train --config configs/autoregressive.json $(RESUME)
 
 bench: $(STAMP)
 	$(PY) benchmarks/sampling_speed.py

@@ -123,6 +123,7 @@ def _add_train(sub) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--accelerator", default=None, help="passed to lightning.Trainer (cpu, gpu, auto)")
     p.add_argument("--devices", default=None, help="passed to lightning.Trainer")
+    p.add_argument("--num-nodes", type=int, default=None, help="passed to lightning.Trainer: machines in the run")
     p.add_argument("--strategy", default=None, help="passed to lightning.Trainer (ddp, fsdp, auto)")
     p.add_argument("--precision", default=None, help="passed to lightning.Trainer (32, bf16-mixed...)")
     p.add_argument("--accumulate-grad-batches", type=int, default=None)
@@ -318,6 +319,10 @@ def _train(args: argparse.Namespace) -> None:
     if not cfg.data:
         raise CtrlgenError("no training data: pass --data FILE (or a --config that lists data)")
     out = train(cfg)
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank != 0:  # under DDP every rank runs this; rank 0 may be writing training.json right now
+        return
     summary = out / "training.json"
     if summary.exists():
         print(json.dumps(json.loads(summary.read_text())["latest"], indent=2, default=str))

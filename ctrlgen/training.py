@@ -6,6 +6,7 @@ Trainer options (accelerator, devices, strategy, precision, gradient accumulatio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -147,6 +148,7 @@ class TrainConfig:
     strategy: str = "auto"
     precision: str | None = None
     accumulate_grad_batches: int = 1
+    num_nodes: int = 1  #: machines in a multi-node run; devices counts the processes on each
     resume: bool = False
     #: fine-tune: start from this model's weights and tokenizer (a ctrlgen model, any Hugging Face masked LM,
     #: a LLaDA- or Dream-style checkpoint); its architecture and schedule replace the model fields above. New
@@ -170,6 +172,7 @@ class TrainConfig:
             "max_steps",
             "val_every",
             "accumulate_grad_batches",
+            "num_nodes",
         )
         for name in whole:
             value = getattr(self, name)
@@ -313,8 +316,6 @@ def train(cfg: TrainConfig) -> Path:
     tokenizer_texts = train_texts + [p for p in (train_prompts or []) if p]
     denoiser = _build_denoiser(cfg, out, tokenizer_texts, label_names)
     _set_process(denoiser, cfg.process)
-    if not (cfg.resume and (out / "config.json").is_file()):
-        denoiser.save_pretrained(out)  # the run folder describes its model from the start (export_checkpoint)
     process = process_for(denoiser)
     system = DenoiserLightningModule(
         denoiser,
@@ -362,10 +363,12 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.max_minutes:
         callbacks.append(SessionTimer(duration={"minutes": cfg.max_minutes}, interval="step"))
     callbacks += progress_callbacks(cfg.progress and not cfg.fast_dev_run)
-    with quiet_lightning():
+    resuming = cfg.resume and resume_from.exists()
+    with quiet_lightning(), _trainer_options_checked():
         trainer = L.Trainer(
             accelerator=cfg.accelerator,
             devices=cfg.devices,
+            num_nodes=cfg.num_nodes,
             strategy=cfg.strategy,
             precision=cfg.precision,
             max_steps=cfg.max_steps,
@@ -374,7 +377,8 @@ def train(cfg: TrainConfig) -> Path:
             check_val_every_n_epoch=None,
             callbacks=callbacks,
             plugins=[AtomicCheckpointIO()],
-            logger=CSVLogger(out, name="logs", version=0) if not cfg.fast_dev_run else False,
+            # a resumed run logs into the next version folder: Lightning's CSVLogger would replace metrics.csv
+            logger=CSVLogger(out, name="logs", version=None if resuming else 0) if not cfg.fast_dev_run else False,
             enable_progress_bar=cfg.progress,
             enable_model_summary=cfg.progress,
             fast_dev_run=cfg.fast_dev_run,
@@ -382,6 +386,10 @@ def train(cfg: TrainConfig) -> Path:
             num_sanity_val_steps=0,
             log_every_n_steps=10,
         )
+    # The run folder describes its model from the start (export_checkpoint). One process writes it: under DDP
+    # every rank runs this function (torchrun starts them at once), and the Trainer knows the global rank.
+    if trainer.is_global_zero and not (cfg.resume and (out / "config.json").is_file()):
+        denoiser.save_pretrained(out)
     if cfg.resume and not resume_from.exists():
         print(f"ctrlgen: no checkpoint at {resume_from}: starting a new run", file=sys.stderr)
     start = time.time()
@@ -408,6 +416,18 @@ def train(cfg: TrainConfig) -> Path:
         runs = json.loads(history.read_text())["runs"] if history.exists() else []
         (out / "training.json").write_text(json.dumps({"latest": summary, "runs": [*runs, summary]}, indent=2))
     return out
+
+
+@contextlib.contextmanager
+def _trainer_options_checked():
+    """A Trainer option Lightning refuses (``--strategy fsdp`` on CPU, more devices than the machine has)
+    becomes an :class:`InvalidArgumentError` with Lightning's own reason, not a traceback."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        yield
+    except (MisconfigurationException, ValueError, RuntimeError) as e:
+        raise InvalidArgumentError(f"Lightning refused the trainer options: {e}") from None
 
 
 def _export(denoiser: Denoiser, out: Path) -> None:

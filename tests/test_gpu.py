@@ -101,3 +101,28 @@ def test_every_adapter_on_gpu(tmp_path, family):
         jsonschema.validate(json.loads(text), schema)
     for text in lm.generate(prompt="Call", constraints=[Regex(r"[a-z]+ [0-9]{3}")], n=4, seed=0, sampler="remdm"):
         assert re.fullmatch(r"[a-z]+ [0-9]{3}", text)
+
+
+def test_the_autoregressive_baseline_trains_and_decodes_json_on_gpu(corpus_file, tmp_path):
+    import json
+
+    import jsonschema
+    from ctrlgen.constraints import JsonSchema
+
+    out = train(
+        TrainConfig(
+            data=[str(corpus_file)],
+            out=str(tmp_path / "ar"),
+            objective="autoregressive",
+            max_steps=40,
+            accelerator="gpu",
+            devices=1,
+            precision="bf16-mixed",
+            **{**TINY, "val_every": 20},
+        )
+    )
+    ar = ctrlgen.load(out, device="cuda")
+    assert ar.device.type == "cuda"
+    schema = {"type": "object", "properties": {"food": {"enum": ["chinese", "french"]}}, "required": ["food"]}
+    for text in ar.generate(n=4, constraints=[JsonSchema(schema)], seed=0, temperature=0):
+        jsonschema.validate(json.loads(text), schema)
