@@ -221,6 +221,10 @@ def test_literal_rendering_is_fully_covered(name, near, eat_type, food, price, r
         "familyFriendly": family,
         "near": near,
     }
+    # a landmark literally named like a value ("near Riverside in the riverside area") is masked with its name:
+    # the text is then ambiguous to any reader, so such names are left out
+    values = [_compact(v) for v in (eat_type, food, price, rating, area, "family friendly")]
+    assume(not any(v and (v in _compact(name) or v in _compact(near)) for v in values))
     family_text = "family friendly" if family == "yes" else "not family friendly"
     body = (
         f" is a {eat_type} serving {food} food near {near} in the {area} area. It has {price} prices. "
