@@ -126,8 +126,13 @@ class AutoregressiveLM:
         seed: int | None = None,
         batch_size: int = 16,
         label: str | None = None,
+        cfg_weight: float = 1.0,
+        most_probable: bool = False,
+        guides: Sequence = (),
+        max_resamples: int = 3,
         progress: bool = False,
         echo: bool = False,
+        trace: bool = False,
     ) -> list[str]:
         """Sample ``n`` texts per prompt, one token per forward pass, each until its end token.
 
@@ -135,10 +140,20 @@ class AutoregressiveLM:
         ``temperature`` 0 decodes greedily; ``top_p`` truncates every draw. With a ``JsonSchema`` or ``Regex``
         constraint each draw is restricted to the tokens outlines-core's guide allows, and the end token
         only where the text is complete. ``sampler`` and ``steps`` belong to diffusion decoding and are
-        refused.
+        refused, as are ``cfg_weight`` other than 1, ``most_probable``, ``guides`` and ``trace`` (diffusion
+        features the baseline does not have); ``max_resamples`` has nothing to do (every constraint is exact).
         """
         if sampler is not None or steps is not None:
             raise InvalidArgumentError("sampler and steps apply to diffusion models; this model decodes left to right")
+        unsupported = {
+            "cfg_weight": cfg_weight != 1.0,
+            "most_probable": bool(most_probable),
+            "guides": bool(guides),
+            "trace": bool(trace),
+        }
+        if any(unsupported.values()):
+            names = [k for k, v in unsupported.items() if v]
+            raise InvalidArgumentError(f"{', '.join(names)}: not available for the autoregressive baseline")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InvalidArgumentError(f"n must be a whole number >= 1, got {n!r}")
         temperature = 1.0 if temperature is None else float(temperature)

@@ -115,6 +115,8 @@ def test_load_gives_the_autoregressive_lm_and_it_writes_what_it_learned(ar_lm):
 def test_the_same_arguments_refuse_what_only_diffusion_means(ar_lm):
     with pytest.raises(InvalidArgumentError, match="sampler and steps"):
         ar_lm.generate(steps=8)
+    with pytest.raises(InvalidArgumentError, match="cfg_weight"):
+        ar_lm.generate(cfg_weight=3.0)
     with pytest.raises(ConstraintError, match="JsonSchema and Regex"):
         ar_lm.generate(constraints=[Length(words=4)])
     with pytest.raises(ConstraintError, match="one JsonSchema or Regex"):
@@ -153,3 +155,29 @@ def test_a_regex_holds_left_to_right(ar_lm):
 
     texts = ar_lm.generate(constraints=[Regex(r"(the|a) [a-z]+ (is|serves) [a-z ]{1,20}\.")], n=4, seed=1, length=40)
     assert all(re.fullmatch(r"(the|a) [a-z]+ (is|serves) [a-z ]{1,20}\.", t) for t in texts)
+
+
+def test_the_cli_generates_with_the_baseline(ar_lm, tmp_path, capsys):
+    from ctrlgen.cli import main
+
+    ar_lm.save_pretrained(tmp_path / "ar")
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                str(tmp_path / "ar"),
+                "--prompt",
+                "say: aromi",
+                "-n",
+                "2",
+                "--seed",
+                "0",
+                "--regex",
+                "(the|a) [a-z]+",
+            ]
+        )
+        == 0
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(line.split()[0] in ("the", "a") for line in lines)
