@@ -285,8 +285,11 @@ class DiffusionLM:
         conditioned = getattr(self.denoiser, "self_conditioned", False) and hasattr(fn, "self_conditioning")
         if conditioned:
             guides = [*guides, SelfConditioning(fn, impl.temperature_at)]  # last: it passes on what every guide made
+        # ctrlgen's own models train on canvases of any length after the end token: the padding a row has
+        # finished with can be cut (Sampler.run's end_token_id)
+        end = self.denoiser.end_token_id if isinstance(self.denoiser, NativeDenoiser) else None
         try:
-            return impl.run(fn, canvas.to(self.device), self.mask_token_id, guides, generator, progress).cpu()
+            return impl.run(fn, canvas.to(self.device), self.mask_token_id, guides, generator, progress, end).cpu()
         finally:
             if conditioned:
                 fn.self_conditioning = None  # the callable may be cached: no run's state reaches the next one

@@ -178,6 +178,7 @@ class Sampler:
         guides: Sequence[Guide] = (),
         generator: torch.Generator | None = None,
         progress: bool = False,
+        end_token_id: int | None = None,
     ) -> torch.Tensor:
         """Denoise ``canvas`` until no position is masked.
 
@@ -190,10 +191,24 @@ class Sampler:
             ``(B, L)`` int64; positions holding ``mask_token_id`` are generated, the others kept (never remasked).
         guides:
             Hooks called at every step (see :class:`guidance.Guide`).
+        end_token_id:
+            Given, and with no guide, no remasking and a masking process, the canvas is cut after the first
+            committed end token of every row as soon as each row has one: what follows an end token is padding
+            that never reaches the text, so later steps run the network on fewer positions. Only for models
+            trained with padding of any length after the end token (ctrlgen's own, whose training canvases
+            vary in length), for which the shorter canvas is an input like those they were trained on. The
+            result is padded back with end tokens to the canvas's length.
         """
         generator = generator or torch.Generator().manual_seed(0)
         x = canvas.clone()
         fixed = x != mask_token_id
+        full_length = x.shape[1]
+        trim = (
+            end_token_id is not None
+            and not guides
+            and not self.remasks
+            and type(self).network_input is Sampler.network_input
+        )
         for guide in guides:
             guide.prepare(x, ~fixed)
         num_steps = self.total_steps(x.shape[1])
@@ -226,8 +241,17 @@ class Sampler:
                 commit_probs = _record_commit_probs(output, x, commit_probs)
             for guide in guides:
                 guide.update(output)
+            if trim:
+                ends = (x == end_token_id) & ~fixed
+                if bool(ends.any(1).all()):
+                    keep = int(ends.int().argmax(1).max()) + 1  # through the latest of the rows' first end tokens
+                    if keep < x.shape[1]:
+                        x, fixed, commit_probs = x[:, :keep], fixed[:, :keep], commit_probs[:, :keep]
+                        cached_x = None
         if (x == mask_token_id).any():
             raise RuntimeError("sampler finished with masked positions left; its step must commit all at s=0")
+        if x.shape[1] < full_length:
+            x = torch.cat([x, x.new_full((x.shape[0], full_length - x.shape[1]), end_token_id)], dim=1)
         return x
 
 
