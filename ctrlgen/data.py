@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from .errors import DataError
 
 __all__ = [
+    "LengthGroupedOrder",
     "TextSource",
     "read_texts",
     "read_labelled_texts",
@@ -193,8 +194,9 @@ class _CanvasCollator:
     ctrlgen's own models).
 
     The canvas length of each training batch is drawn between the longest document (+1 end token) and the
-    maximum, so the model sees text followed by any amount of padding and learns to stop; validation
-    batches always use the full canvas, so validation figures are comparable across runs.
+    maximum (or ``max_padding`` positions more), so the model sees text followed by any amount of padding
+    and learns to stop; validation batches always use the full canvas, so validation figures are comparable
+    across runs.
 
     Items are token lists, ``(ids, label)`` pairs, or dicts ``{"ids", "start", "label"}`` where ``start`` is
     the number of fixed prefix tokens (a framed prompt) that are never noised: the batch then carries a
@@ -202,16 +204,24 @@ class _CanvasCollator:
     """
 
     def __init__(
-        self, end_id: int, canvas_length: int, random_length: bool, seed: int, pad_id: int | None = None
+        self,
+        end_id: int,
+        canvas_length: int,
+        random_length: bool,
+        seed: int,
+        pad_id: int | None = None,
+        max_padding: int | None = None,
     ) -> None:
         self.end_id, self.canvas_length, self.random_length = end_id, canvas_length, random_length
         self.pad_id = end_id if pad_id is None else pad_id
+        self.max_padding = max_padding
         self.rng = random.Random(seed)
 
     def __call__(self, batch: list) -> dict[str, torch.Tensor]:
         items = [_as_item(x) for x in batch]
         longest = min(max(len(x["ids"]) for x in items) + 1, self.canvas_length)
-        length = self.rng.randint(longest, self.canvas_length) if self.random_length else self.canvas_length
+        top = self.canvas_length if self.max_padding is None else min(self.canvas_length, longest + self.max_padding)
+        length = self.rng.randint(longest, top) if self.random_length else self.canvas_length
         out = torch.full((len(items), length), self.pad_id, dtype=torch.long)
         noisable = torch.ones((len(items), length), dtype=torch.bool)
         for i, item in enumerate(items):
@@ -226,6 +236,39 @@ class _CanvasCollator:
         if items[0]["label"] is not None:
             result["labels"] = torch.tensor([x["label"] for x in items], dtype=torch.long)
         return result
+
+
+class LengthGroupedOrder(torch.utils.data.Sampler):
+    """A random order in which each run of ``batch_size`` indices holds documents of similar length.
+
+    Every epoch: shuffle (seeded by ``seed`` and the epoch), cut into chunks of ``50 * batch_size``, sort each
+    chunk by length, cut it into batches, shuffle the batches. Every document comes once per epoch, as with
+    plain shuffling; only which documents share a batch changes.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, chunk_batches: int = 50) -> None:
+        self.lengths, self.batch_size, self.seed, self.chunk = list(lengths), batch_size, seed, chunk_batches
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at the start of each epoch (as for a ``DistributedSampler``): a resumed run
+        draws the order of the epoch it resumes in."""
+        self.epoch = epoch
+
+    def __iter__(self):
+        rng = random.Random(self.seed * 1_000_003 + self.epoch)
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        size = self.batch_size * self.chunk
+        batches = []
+        for i in range(0, len(order), size):
+            chunk = sorted(order[i : i + size], key=self.lengths.__getitem__)
+            batches += [chunk[j : j + self.batch_size] for j in range(0, len(chunk), self.batch_size)]
+        rng.shuffle(batches)
+        return iter([i for batch in batches for i in batch])
 
 
 def _as_item(x) -> dict:
@@ -255,6 +298,11 @@ class TextDataModule(L.LightningDataModule):
         How the model frames a prompt (:meth:`~ctrlgen.denoisers.Denoiser.prefix_ids`); None: no frame.
     end_id, pad_id:
         The end and pad tokens (default: the tokenizer's pad token for both).
+    max_padding:
+        At most this many positions after a training batch's longest document (None: up to the canvas).
+    bucket:
+        Batch documents of similar length together (:class:`LengthGroupedOrder`), so little of each canvas is
+        padding: the same documents, much less computation per step.
     """
 
     def __init__(
@@ -274,8 +322,11 @@ class TextDataModule(L.LightningDataModule):
         prefix_ids=None,
         end_id: int | None = None,
         pad_id: int | None = None,
+        max_padding: int | None = None,
+        bucket: bool = False,
     ) -> None:
         super().__init__()
+        self.max_padding, self.bucket = max_padding, bucket
         framed = prefix_ids is not None and bool(prefix_ids(None))
         if packing and (train_labels is not None or train_prompts is not None or framed):
             raise DataError(
@@ -327,11 +378,27 @@ class TextDataModule(L.LightningDataModule):
 
     def _collator(self, random_length: bool) -> _CanvasCollator:
         return _CanvasCollator(
-            self.end_id, self.canvas_length, random_length and not self.packing, self.seed, self.pad_id
+            self.end_id,
+            self.canvas_length,
+            random_length and not self.packing,
+            self.seed,
+            self.pad_id,
+            self.max_padding,
         )
 
     def train_dataloader(self) -> DataLoader:
         g = torch.Generator().manual_seed(self.seed)
+        if self.bucket:
+            lengths = [len(x["ids"]) if isinstance(x, dict) else len(x) for x in self.train_data]
+            order = LengthGroupedOrder(lengths, self.batch_size, self.seed)
+            return DataLoader(
+                self.train_data,
+                batch_size=self.batch_size,
+                sampler=order,
+                collate_fn=self._collator(True),
+                num_workers=self.num_workers,
+                drop_last=len(self.train_data) >= self.batch_size,
+            )
         return DataLoader(
             self.train_data,
             batch_size=self.batch_size,

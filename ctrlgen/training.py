@@ -127,6 +127,10 @@ class TrainConfig:
     canvas_length: int = 128
     max_canvas: int = 256
     packing: bool = False
+    #: at most this many positions of padding after a batch's longest document (None: up to canvas_length);
+    #: the autoregressive objective takes none (it never scores padding)
+    max_padding: int | None = None
+    bucket: bool = False  #: batch documents of similar length together (less padding computed per step)
     label_column: str | None = None  #: CSV/JSONL column of class labels: a conditional model (for CFG)
     prompt_column: str | None = None  #: CSV/JSONL column of prompts: prompt/response pairs, only responses noised
     data_column: str | None = None  #: with prompt_column: the response column (default: text/ref)
@@ -188,6 +192,12 @@ class TrainConfig:
                 raise InvalidArgumentError(f"training option {name} must be in [{lo}, {hi}), got {value!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not 0 <= self.lr < float("inf"):
             raise InvalidArgumentError(f"training option lr must be a finite number >= 0, got {self.lr!r}")
+        if self.max_padding is not None and (
+            isinstance(self.max_padding, bool) or not isinstance(self.max_padding, int) or self.max_padding < 0
+        ):
+            raise InvalidArgumentError(
+                f"training option max_padding must be a whole number >= 0, got {self.max_padding!r}"
+            )
         if self.max_minutes is not None and (
             isinstance(self.max_minutes, bool) or not isinstance(self.max_minutes, int | float) or self.max_minutes <= 0
         ):
@@ -340,6 +350,8 @@ def train(cfg: TrainConfig) -> Path:
         prefix_ids=denoiser.prefix_ids,
         end_id=denoiser.end_token_id,
         pad_id=denoiser.pad_token_id,
+        max_padding=0 if cfg.objective == "autoregressive" else cfg.max_padding,
+        bucket=cfg.bucket,
     )
 
     ckpt_dir = out / "checkpoints"

@@ -68,6 +68,8 @@ def test_prompts_and_labels_train_together(tmp_path):
             out=str(tmp_path / "run"),
             prompt_column="prompt",
             label_column="sentiment",
+            bucket=True,
+            max_padding=16,
             max_steps=5,
             accelerator="cpu",
             **TINY,
