@@ -110,6 +110,9 @@ class Guide:
 
     start: float = 0.0
     stop: float = 1.0
+    #: True for a guide that keeps no per-position state between steps, so the sampler may cut finished
+    #: padding off the canvas while it runs (see :meth:`ctrlgen.sampling.Sampler.run`)
+    follows_cut: bool = False
 
     def is_active(self, step: int, num_steps: int) -> bool:
         frac = step / max(num_steps, 1)

@@ -50,6 +50,8 @@ class StyleGuide(Guide):
         self.start, self.stop = start, stop
         self.trace: list[torch.Tensor] = []  #: p(target | canvas) per step, (B,) each: what a notebook plots
 
+    follows_cut = True  # each step reads only that step's canvas
+
     def prepare(self, tokens: torch.Tensor, masked: torch.Tensor) -> None:
         self.trace = []
 

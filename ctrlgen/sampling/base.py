@@ -192,7 +192,8 @@ class Sampler:
         guides:
             Hooks called at every step (see :class:`guidance.Guide`).
         end_token_id:
-            Given, and with no guide, no remasking and a masking process, the canvas is cut after the first
+            Given, and with no guide (other than those that follow a cut, ``Guide.follows_cut``), no
+            remasking and a masking process, the canvas is cut after the first
             committed end token of every row as soon as each row has one: what follows an end token is padding
             that never reaches the text, so later steps run the network on fewer positions. Only for models
             trained with padding of any length after the end token (ctrlgen's own, whose training canvases
@@ -205,7 +206,7 @@ class Sampler:
         full_length = x.shape[1]
         trim = (
             end_token_id is not None
-            and not guides
+            and all(getattr(g, "follows_cut", False) for g in guides)
             and not self.remasks
             and type(self).network_input is Sampler.network_input
         )
