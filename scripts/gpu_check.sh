@@ -20,7 +20,7 @@ for cfg in default autoregressive; do
 done
 python3 -m ctrlgen.cli generate --model runs/gpu-default --device cuda -n 4 --seed 0 --sampler confidence \
   --prompt 'Describe this restaurant: {"name": "Aromi", "eatType": "coffee shop", "area": "riverside"}'
-python3 -m ctrlgen.cli generate --model runs/gpu-autoregressive --device cuda -n 2 --seed 0 --temperature 0.0001 \
+python3 -m ctrlgen.cli generate --model runs/gpu-autoregressive --device cuda -n 2 --seed 0 --temperature 0 \
   --prompt 'Describe this restaurant: {"name": "Aromi", "eatType": "coffee shop", "area": "riverside"}'
 python3 benchmarks/sampling_speed.py --model runs/gpu-default --device cuda --out "$OUT/sampling_speed-cuda.json" --repeats 3
 ls -la "$OUT"
