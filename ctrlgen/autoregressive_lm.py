@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -73,12 +74,11 @@ class AutoregressiveLM:
         self.denoiser.save_pretrained(path)
 
     # -- constraints ---------------------------------------------------------------------------------------
-    @property
+    @cached_property
     def vocabulary(self) -> TokenVocabulary:
-        if not hasattr(self, "_vocabulary"):
-            d = self.denoiser
-            self._vocabulary = token_vocabulary(d.tokenizer, d.end_token_id, d.pad_token_id, d.mask_token_id)
-        return self._vocabulary
+        """The real bytes of every token, with the model's end, pad and mask ids (as for a DiffusionLM)."""
+        d = self.denoiser
+        return token_vocabulary(d.tokenizer, end_id=d.end_token_id, pad_id=d.pad_token_id, mask_id=d.mask_token_id)
 
     @staticmethod
     def regex_of(constraint: Constraint) -> str:

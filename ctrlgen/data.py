@@ -81,12 +81,13 @@ def _read_source(src: TextSource) -> list[str]:
         return [line.strip() for line in f if line.strip()]
 
 
-def _read_records(path: Path, text_field: str | None, label_field: str, role: str = "label") -> list[tuple[str, str]]:
-    """``(text, value of label_field)`` of every record with text; a record without that value gets ``""``.
-    ``role`` names what the second column is for in messages ("label", "prompt")."""
+def _read_records(path: Path, text_field: str | None, columns: dict[str, str]) -> list[tuple[str, ...]]:
+    """``(text, value of each column)`` of every record with text; a record without a value gets ``""``.
+    ``columns`` maps each column to what it is for in messages (``{"sentiment": "label"}``)."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
-        raise DataError(f"{path}: {role}s need a CSV or JSONL file (got {path.suffix or 'no suffix'})")
+        roles = " and ".join(f"{role}s" for role in columns.values())
+        raise DataError(f"{path}: {roles} need a CSV or JSONL file (got {path.suffix or 'no suffix'})")
     if not path.is_file():
         raise DataError(f"training data file not found: {path}")
     records: list[dict] = []
@@ -113,16 +114,17 @@ def _read_records(path: Path, text_field: str | None, label_field: str, role: st
         raise DataError(f"{path}: no text column given and none of the defaults 'text', 'ref'; fields are {fields}")
     if field not in fields:
         raise DataError(f"{path}: no text field {field!r}; fields are {fields}")
-    if label_field not in fields:
-        raise DataError(f"{path}: no {role} field {label_field!r}; fields are {fields}")
-    pairs = []
+    for column, role in columns.items():
+        if column not in fields:
+            raise DataError(f"{path}: no {role} field {column!r}; fields are {fields}")
+    rows = []
     for record in records:
         value = record.get(field)
         text = "" if value is None else str(value).strip()
         if text:
-            label = record.get(label_field)
-            pairs.append((text, "" if label is None else str(label).strip()))
-    return pairs
+            values = (record.get(column) for column in columns)
+            rows.append((text, *("" if v is None else str(v).strip() for v in values)))
+    return rows
 
 
 def read_labelled_texts(sources: Sequence[TextSource], label_column: str) -> tuple[list[str], list[str]]:
@@ -131,7 +133,7 @@ def read_labelled_texts(sources: Sequence[TextSource], label_column: str) -> tup
     A record with an empty or missing label gets ``""``: a conditional model trains on it without a label
     (as it does on the label-dropout share), so labelled and unlabelled text can share one corpus.
     """
-    pairs = [p for src in sources for p in _read_records(Path(src.path), src.column, label_column)]
+    pairs = [p for src in sources for p in _read_records(Path(src.path), src.column, {label_column: "label"})]
     if not pairs:
         raise DataError(f"no text found in {[s.path for s in sources]}")
     if not any(label for _, label in pairs):
@@ -144,7 +146,8 @@ def read_prompt_pairs(
 ) -> tuple[list[str], list[str]]:
     """Prompts and responses from CSV/JSONL records: ``prompt_column`` holds the prompt, ``data_column`` (or the
     source's column, or ``text``/``ref``) the response. A record without a prompt trains unprompted."""
-    pairs = [p for src in sources for p in _read_records(Path(src.path), data_column or src.column, prompt_column)]
+    columns = {prompt_column: "prompt"}
+    pairs = [p for src in sources for p in _read_records(Path(src.path), data_column or src.column, columns)]
     if not pairs:
         raise DataError(f"no response text found in {[s.path for s in sources]}")
     return [prompt for _, prompt in pairs], [text for text, _ in pairs]
@@ -156,19 +159,13 @@ def read_prompted_labelled(
     """``(prompts, texts, labels)`` of a corpus that mixes prompted pairs and labelled documents (the default
     model's: E2E instructions without labels, review sentences with a sentiment and no prompt). A missing
     prompt is ``""`` (trained unprompted), a missing label ``""`` (trained as "no label")."""
-    prompts, texts, labels = [], [], []
-    for src in sources:
-        path, column = Path(src.path), data_column or src.column
-        with_prompt = _read_records(path, column, prompt_column, role="prompt")
-        with_label = _read_records(path, column, label_column)
-        prompts += [p for _, p in with_prompt]
-        texts += [t for t, _ in with_prompt]
-        labels += [label for _, label in with_label]
-    if not texts:
+    columns = {prompt_column: "prompt", label_column: "label"}
+    rows = [r for src in sources for r in _read_records(Path(src.path), data_column or src.column, columns)]
+    if not rows:
         raise DataError(f"no response text found in {[s.path for s in sources]}")
-    if not any(labels):
+    if not any(label for _, _, label in rows):
         raise DataError(f"no record in {[s.path for s in sources]} has a {label_column!r} label")
-    return prompts, texts, labels
+    return [p for _, p, _ in rows], [t for t, _, _ in rows], [label for _, _, label in rows]
 
 
 def read_texts(sources: Sequence[TextSource]) -> list[str]:
@@ -387,23 +384,16 @@ class TextDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        g = torch.Generator().manual_seed(self.seed)
+        order = None
         if self.bucket:
-            lengths = [len(x["ids"]) if isinstance(x, dict) else len(x) for x in self.train_data]
+            lengths = [len(_as_item(x)["ids"]) for x in self.train_data]
             order = LengthGroupedOrder(lengths, self.batch_size, self.seed)
-            return DataLoader(
-                self.train_data,
-                batch_size=self.batch_size,
-                sampler=order,
-                collate_fn=self._collator(True),
-                num_workers=self.num_workers,
-                drop_last=len(self.train_data) >= self.batch_size,
-            )
         return DataLoader(
             self.train_data,
             batch_size=self.batch_size,
-            shuffle=True,
-            generator=g,
+            shuffle=order is None,
+            sampler=order,
+            generator=torch.Generator().manual_seed(self.seed) if order is None else None,
             collate_fn=self._collator(True),
             num_workers=self.num_workers,
             drop_last=len(self.train_data) >= self.batch_size,

@@ -58,7 +58,7 @@ def _generated_sentence(record: Mapping[str, str], rng: random.Random) -> str:
 
 def _e2e_documents(data_dir: Path) -> tuple[list[str], list[str]] | None:
     """Unique E2E descriptions and the meaning representations as JSON objects, sorted; None if absent."""
-    from ..corpus import mr_to_record
+    from ..e2e import mr_to_record
 
     files = [data_dir / "e2e" / "devset.csv", data_dir / "e2e" / "devel-fixed.no-ol.csv"]
     files = [f for f in files if f.is_file()]
