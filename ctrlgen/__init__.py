@@ -60,6 +60,7 @@ _LAZY = {
     "UniformProcess": ".uniform",
     "DenoiserModel": ".model",
     "DiffusionLM": ".pipeline",
+    "GenerationDefaults": ".generation_defaults",
     "AutoregressiveLM": ".autoregressive_lm",
     "load": ".pipeline",
     "AncestralSampler": ".sampling",
@@ -91,6 +92,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported at onc
         register_denoiser,
     )
     from .denoisers.diffusion_gemma import DiffusionGemmaDenoiser
+    from .generation_defaults import GenerationDefaults
     from .guidance.classifier import StyleClassifier
     from .guidance.index_builder import compile_budget
     from .lightning_module import DenoiserLightningModule
@@ -147,6 +149,7 @@ __all__ = [
     "UnsatisfiableConstraintError",
     "UnsupportedSchemaError",
     "DiffusionLM",
+    "GenerationDefaults",
     "AutoregressiveLM",
     "DenoiserConfig",
     "DenoiserModel",

@@ -127,6 +127,7 @@ class AutoregressiveLM:
         batch_size: int = 16,
         label: str | None = None,
         cfg_weight: float = 1.0,
+        prompt_weight: float | None = None,
         most_probable: bool = False,
         guides: Sequence = (),
         max_resamples: int = 3,
@@ -140,13 +141,15 @@ class AutoregressiveLM:
         ``temperature`` 0 decodes greedily; ``top_p`` truncates every draw. With a ``JsonSchema`` or ``Regex``
         constraint each draw is restricted to the tokens outlines-core's guide allows, and the end token
         only where the text is complete. ``sampler`` and ``steps`` belong to diffusion decoding and are
-        refused, as are ``cfg_weight`` other than 1, ``most_probable``, ``guides`` and ``trace`` (diffusion
-        features the baseline does not have); ``max_resamples`` has nothing to do (every constraint is exact).
+        refused, as are ``cfg_weight`` and ``prompt_weight`` other than 1, ``most_probable``, ``guides`` and
+        ``trace`` (diffusion features the baseline does not have); ``max_resamples`` has nothing to do (every
+        constraint is exact).
         """
         if sampler is not None or steps is not None:
             raise InvalidArgumentError("sampler and steps apply to diffusion models; this model decodes left to right")
         unsupported = {
             "cfg_weight": cfg_weight != 1.0,
+            "prompt_weight": prompt_weight not in (None, 1, 1.0),
             "most_probable": bool(most_probable),
             "guides": bool(guides),
             "trace": bool(trace),

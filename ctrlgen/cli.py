@@ -45,6 +45,12 @@ def _add_generate(sub) -> None:
     p.add_argument("--chars", type=int, default=None, help="exactly this many characters")
     p.add_argument("--label", default=None, help="class label of a conditional model (classifier-free guidance)")
     p.add_argument("--cfg-weight", type=float, default=1.0, help="classifier-free guidance weight")
+    p.add_argument(
+        "--prompt-weight",
+        type=float,
+        default=None,
+        help="classifier-free guidance towards the prompt (default: the model's measured setting, else 1)",
+    )
     _add_progress(p)
 
 
@@ -286,6 +292,7 @@ def _generate(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         label=args.label,
         cfg_weight=args.cfg_weight,
+        prompt_weight=args.prompt_weight,
         progress=_progress(args),
     )
     for text in texts:

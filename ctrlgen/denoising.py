@@ -1,5 +1,6 @@
 """The function a sampler calls at every step: a batch of canvases -> SUBS log-probabilities of the clean
-tokens, with each row's prompt before its canvas and classifier-free guidance when asked.
+tokens, with each row's prompt before its canvas and classifier-free guidance (towards a label, a prompt, or
+both) when asked.
 
 The samplers and guides only ever see the canvas (the response span); the prompt is fixed context that
 this module puts in front of it. Rows whose prompts differ in length are right-padded with an attention
@@ -14,7 +15,18 @@ from .denoisers.base import Denoiser
 from .errors import InvalidArgumentError
 from .masking import subs_log_probs
 
-__all__ = ["CanvasDenoiser"]
+__all__ = ["CanvasDenoiser", "guided_log_probs"]
+
+
+def guided_log_probs(free: torch.Tensor, cond: torch.Tensor, weight: float) -> torch.Tensor:
+    """Classifier-free guidance on two SUBS distributions of the same canvas: ``log_softmax(free + weight *
+    (cond - free))``. On log-probabilities this equals guidance on the logits (each differs from its logits by a
+    per-position constant, which the softmax removes), so it serves any model, whatever its output layer.
+    Tokens impossible in both (banned, the mask token, every other token at a committed position) stay
+    impossible; a committed position stays one-hot."""
+    possible = torch.isfinite(cond) & torch.isfinite(free)
+    mix = torch.where(possible, free + weight * (cond - free), torch.full_like(cond, float("-inf")))
+    return torch.log_softmax(mix, dim=-1)
 
 
 class CanvasDenoiser:
@@ -34,6 +46,13 @@ class CanvasDenoiser:
     label, cfg_weight:
         A class-conditional model's label index and the classifier-free guidance weight
         (logits ``uncond + w * (cond - uncond)``, Ho & Salimans 2022, eq. 6); ``label=None``: unconditional.
+    prompt_weight:
+        Classifier-free guidance towards the prompts: the same guidance with the canvas read without any
+        prompt as the unconditional side (one more forward pass per step). A masked-diffusion model that
+        learned from prompted and unprompted text is both models at once; a weight above 1 makes the
+        response follow its prompt more closely (Sanchez et al. 2023, "Stay on topic with classifier-free
+        guidance", for autoregressive LMs; LLaDA's ``cfg_scale`` masks the prompt instead of removing it).
+        With a label too, both sides keep the label's guidance.
     """
 
     def __init__(
@@ -44,8 +63,11 @@ class CanvasDenoiser:
         label: int | None = None,
         cfg_weight: float = 1.0,
         vocab_size: int | None = None,
+        prompt_weight: float = 1.0,
     ) -> None:
         self.denoiser = denoiser
+        self.prompt_weight = prompt_weight
+        self._free: CanvasDenoiser | None = None
         self.vocab_size = vocab_size
         self.prefixes = prefixes
         self.banned = banned
@@ -85,6 +107,18 @@ class CanvasDenoiser:
     def __call__(self, canvas: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
         """SUBS log-probabilities for ``canvas``; the network reads ``inputs`` instead when given (a uniform-noise
         model sees random tokens where the canvas is still free, and those positions stay free for SUBS)."""
+        cond = self._log_probs(canvas, inputs)
+        if self.prompt_weight == 1.0:
+            return cond
+        if self._free is None:
+            unprompted = [self.denoiser.prefix_ids(None)]
+            self._free = CanvasDenoiser(
+                self.denoiser, unprompted, self.banned, self.label, self.cfg_weight, self.vocab_size
+            )
+        self._free.self_conditioning = self.self_conditioning
+        return guided_log_probs(self._free(canvas, inputs), cond, self.prompt_weight)
+
+    def _log_probs(self, canvas: torch.Tensor, inputs: torch.Tensor | None) -> torch.Tensor:
         device = self.denoiser.device
         canvas = canvas.to(device)
         if getattr(self.denoiser, "separate_prefix", False):

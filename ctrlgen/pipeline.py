@@ -19,6 +19,7 @@ from .denoisers import Denoiser, NativeDenoiser, load_denoiser
 from .denoisers.diffusion_gemma import SelfConditioning
 from .denoising import CanvasDenoiser
 from .errors import InvalidArgumentError, UnknownSamplerError, UnsupportedModelError
+from .generation_defaults import GenerationDefaults
 from .guidance.first_token import FirstTokenBan, odd_first_tokens
 from .guidance.guide import BanTokens
 from .guidance.interface import Guide
@@ -100,6 +101,9 @@ class DiffusionLM:
         self.schedule = schedule_from_name(denoiser.schedule_name)
         self.last_report = GenerationReport()
         self._unprompted: dict[tuple[str | None, float], CanvasDenoiser] = {}
+        #: decoding settings measured for this model (its ``generation_defaults.json``), used by
+        #: :meth:`generate` for every argument the caller leaves out
+        self.generation_defaults = GenerationDefaults()
 
     # -- persistence -------------------------------------------------------------------------------------
     @classmethod
@@ -114,13 +118,15 @@ class DiffusionLM:
         masked LM, or a LLaDA- or Dream-style checkpoint (their code runs only with ``trust_remote_code``);
         a hub id works given a network."""
         lm = cls(load_denoiser(path, trust_remote_code=trust_remote_code, **hub_kwargs))
+        lm.generation_defaults = GenerationDefaults.read(path)
         if device is not None:
             lm.to(device)
         return lm
 
     def save_pretrained(self, path: str | Path) -> None:
-        """Write the model and tokenizer so :func:`load` reads them back."""
+        """Write the model, tokenizer and generation defaults so :func:`load` reads them back."""
         self.denoiser.save_pretrained(path)
+        self.generation_defaults.write(path)
 
     def to(self, device: str | torch.device) -> DiffusionLM:
         try:
@@ -198,10 +204,39 @@ class DiffusionLM:
             raise InvalidArgumentError("cfg_weight needs a label to guide towards")
         return index
 
-    def _canvas_denoiser(self, prefixes: list[list[int]], label: str | None, cfg_weight: float) -> CanvasDenoiser:
+    def _canvas_denoiser(
+        self, prefixes: list[list[int]], label: str | None, cfg_weight: float, prompt_weight: float = 1.0
+    ) -> CanvasDenoiser:
         index = self._label_index(label, cfg_weight)
         return CanvasDenoiser(
-            self.denoiser, prefixes, self._banned, index, cfg_weight, len(self.vocabulary.token_bytes)
+            self.denoiser, prefixes, self._banned, index, cfg_weight, len(self.vocabulary.token_bytes), prompt_weight
+        )
+
+    def _prompt_weight(self, prompt_weight: float | None, prompt) -> float:
+        """The prompt guidance to use: the caller's (which needs a prompt), else the model's measured default
+        when there is a prompt, else none (1)."""
+        if prompt_weight is None:
+            measured = self.generation_defaults.prompt_weight
+            return float(measured) if prompt is not None and measured is not None else 1.0
+        if isinstance(prompt_weight, bool) or not isinstance(prompt_weight, (int, float)):
+            raise InvalidArgumentError(f"prompt_weight must be a finite number, got {prompt_weight!r}")
+        if not math.isfinite(prompt_weight):
+            raise InvalidArgumentError(f"prompt_weight must be a finite number, got {prompt_weight!r}")
+        if prompt is None and prompt_weight != 1.0:
+            raise InvalidArgumentError("prompt_weight needs a prompt to guide towards")
+        return float(prompt_weight)
+
+    def _decoding(self, sampler, steps, temperature, top_p) -> tuple:
+        """``(sampler, steps, temperature, top_p)`` with this model's generation defaults filling what the caller
+        left out; a :class:`Sampler` instance keeps its own settings."""
+        if isinstance(sampler, Sampler):
+            return sampler, steps, temperature, top_p
+        d = self.generation_defaults
+        return (
+            d.resolve("sampler", sampler),
+            d.resolve("steps", steps),
+            d.resolve("temperature", temperature),
+            d.resolve("top_p", top_p),
         )
 
     @torch.no_grad()
@@ -294,12 +329,12 @@ class DiffusionLM:
             if conditioned:
                 fn.self_conditioning = None  # the callable may be cached: no run's state reaches the next one
 
-    def _canvas_by_canvas(self, canvas, block, rows, plan, guides, label, cfg_weight, how, seed, show) -> torch.Tensor:
+    def _canvas_by_canvas(self, canvas, block, rows, plan, guides, weights, how, seed, show) -> torch.Tensor:
         """A text longer than the model's canvas, one canvas at a time (:mod:`ctrlgen.blocks`)."""
         from .blocks import sample_canvas_by_canvas
 
         def sample(window, window_guides, row_prefixes, j):
-            denoise = self._canvas_denoiser(row_prefixes, label, cfg_weight)
+            denoise = self._canvas_denoiser(row_prefixes, *weights)
             return self.sample_tokens(window, *how, window_guides, (seed + 1_000_003 * j) % 2**63, show, denoise)
 
         vocab = self.vocabulary
@@ -354,6 +389,7 @@ class DiffusionLM:
         max_resamples: int = 3,
         label: str | None = None,
         cfg_weight: float = 1.0,
+        prompt_weight: float | None = None,
         progress: bool = False,
         echo: bool = False,
         trace: bool = False,
@@ -384,6 +420,10 @@ class DiffusionLM:
             Reverse steps; default one per canvas position.
         temperature, top_p:
             Temperature and nucleus truncation of every draw (default 1 and 1).
+
+            ``sampler``, ``steps``, ``temperature``, ``top_p`` and ``prompt_weight`` left as None take the
+            model's measured settings when its directory has them (``lm.generation_defaults``, read from
+            ``generation_defaults.json``; the shipped model's are in its README), else the defaults above.
         seed:
             Same seed, same texts (on the same device). Batch ``i`` uses ``seed + i``.
         batch_size:
@@ -395,6 +435,10 @@ class DiffusionLM:
         label, cfg_weight:
             For a class-conditional model (trained with ``--label-column``): generate with this label, with
             classifier-free guidance of this weight (1 = plain conditional sampling, > 1 = stronger).
+        prompt_weight:
+            Classifier-free guidance towards the prompt: each step's logits ``uncond + w * (cond - uncond)``
+            with the canvas read without its prompt as ``uncond`` (one more forward pass per step). 1 = plain
+            conditional sampling; above 1 the response follows its prompt more closely.
         max_resamples:
             Outputs that fail a validator (the part of a ``JsonSchema(strict=False)`` that is not compiled)
             are resampled at most this many times; :attr:`last_report` says how many were.
@@ -421,6 +465,8 @@ class DiffusionLM:
             length = plan.length
         length = min(64, room) if length is None else length
         self._label_index(label, cfg_weight)  # bad labels fail before any work
+        weights = (label, cfg_weight, self._prompt_weight(prompt_weight, prompt))
+        sampler, steps, temperature, top_p = self._decoding(sampler, steps, temperature, top_p)
         styles = [style_guide(s, self.tokenizer) for s in soft]
         all_guides = ([plan.guide] if plan else []) + self._first_token_guides + styles + list(guides)
         traces: list[list[torch.Tensor]] = []
@@ -441,14 +487,13 @@ class DiffusionLM:
                     rows,
                     plan,
                     styles + list(guides) + recorder,
-                    label,
-                    cfg_weight,
+                    weights,
                     (sampler, steps, temperature, top_p),
                     batch_seed,
                     show,
                 )
             else:
-                denoise = self._canvas_denoiser(rows, label, cfg_weight)
+                denoise = self._canvas_denoiser(rows, *weights)
                 tokens = self.sample_tokens(
                     canvas, sampler, steps, temperature, top_p, all_guides + recorder, batch_seed, show, denoise
                 )
@@ -675,13 +720,15 @@ def load(
 
     A run trained with ``--objective autoregressive`` (the baseline) loads as an
     :class:`~ctrlgen.autoregressive_lm.AutoregressiveLM`, which takes the same ``generate`` arguments."""
-    denoiser = load_denoiser(DEFAULT_MODEL_DIR if path is None else path, trust_remote_code=trust_remote_code)
+    where = DEFAULT_MODEL_DIR if path is None else path
+    denoiser = load_denoiser(where, trust_remote_code=trust_remote_code)
     if getattr(getattr(denoiser, "model", None), "causal", False):
         from .autoregressive_lm import AutoregressiveLM
 
         lm = AutoregressiveLM(denoiser)
     else:
         lm = DiffusionLM(denoiser)
+        lm.generation_defaults = GenerationDefaults.read(where)
     if device is not None:
         lm.to(device)
     return lm

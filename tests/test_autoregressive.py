@@ -117,6 +117,8 @@ def test_the_same_arguments_refuse_what_only_diffusion_means(ar_lm):
         ar_lm.generate(steps=8)
     with pytest.raises(InvalidArgumentError, match="cfg_weight"):
         ar_lm.generate(cfg_weight=3.0)
+    with pytest.raises(InvalidArgumentError, match="prompt_weight"):
+        ar_lm.generate(prompt="say: zizzi", prompt_weight=2.0)
     with pytest.raises(ConstraintError, match="JsonSchema and Regex"):
         ar_lm.generate(constraints=[Length(words=4)])
     with pytest.raises(ConstraintError, match="one JsonSchema or Regex"):
