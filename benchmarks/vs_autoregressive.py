@@ -16,19 +16,21 @@ Results: ``benchmarks/results/vs_autoregressive.json`` and ``.png`` (the Pareto 
   original dev set; BLEU (sacrebleu, against all of that MR's references), slot coverage
   (:mod:`ctrlgen.slot_coverage`, share of the MR's values the text realises) and response tokens per second
   (tokens of the text up to its end token, over wall time, including the prompt's processing) at batch 1 and
-  batch 16. Diffusion at 8/16/32/64 reverse steps with each sampler, on its default canvas of 64 tokens;
-  autoregressive greedy and sampled, with a KV cache, until its end token.
+  batch 16. Diffusion at 8/16/32/64 reverse steps with each sampler, with and without guidance towards the
+  prompt (``prompt_weight`` 2 and 1), on its default canvas of 64 tokens, other settings the model's
+  defaults; autoregressive greedy and sampled (top-p 0.9), with a KV cache, until its end token.
 * **extraction**: the prompt ``Extract the restaurant record as JSON: <description>`` for held-out
   references of the cleaned release (whose MRs match their text), under a ``JsonSchema`` over the E2E fields;
   validity (``jsonschema``), field accuracy (per field of the 8, predicted value equal to the MR's, absent on
   both sides counting as equal), exact records, and seconds per record at batch 1. Diffusion + ctrlgen (its
-  defaults) against AR + outlines-core (``build_regex_from_schema``, ``Index``, ``Guide``), the schema's
-  compile timed apart and excluded from seconds per record for both.
+  defaults, and any ``--extraction-settings``) against greedy AR + outlines-core (``build_regex_from_schema``,
+  ``Index``, ``Guide``), the schema's compile timed apart and excluded from seconds per record for both.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import random
@@ -181,6 +183,8 @@ def pareto_plot(points: list[dict], path: Path) -> None:
             )
             for p in sel:
                 tag = f"{p.get('sampler', '')} {p.get('steps', '')}".strip() or p.get("decoding", "")
+                if p.get("prompt_weight", 1.0) != 1.0:
+                    tag += f" w{p['prompt_weight']:g}"
                 ax.annotate(tag, (p["tokens_per_second"], p["bleu"]), fontsize=6, alpha=0.7)
     front, best = [], -1.0
     for p in sorted(points, key=lambda p: -p["tokens_per_second"]):
@@ -207,6 +211,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, nargs="+", default=list(STEPS))
     p.add_argument("--samplers", nargs="+", default=list(SAMPLERS))
     p.add_argument("--batches", type=int, nargs="+", default=[1, 16])
+    p.add_argument(
+        "--prompt-weights",
+        type=float,
+        nargs="+",
+        default=[1.0, 2.0],
+        help="diffusion data-to-text: classifier-free guidance towards the prompt (1 = none)",
+    )
+    p.add_argument(
+        "--extraction-settings",
+        type=json.loads,
+        nargs="+",
+        default=[{}],
+        help='diffusion extraction: JSON objects of generate arguments, e.g. \'{"sampler": "confidence"}\' '
+        "({} = the model's defaults)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
@@ -223,22 +242,23 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(args.seed)
     ext = rng.sample(ext, min(args.records, len(ext)))
     points: list[dict] = []
-    for sampler in args.samplers:
-        for steps in args.steps:
-            points += data_to_text(diffusion, "diffusion", d2t, args.batches, {"sampler": sampler, "steps": steps}, 0)
+    for weight in args.prompt_weights:
+        for sampler in args.samplers:
+            for steps in args.steps:
+                settings = {"sampler": sampler, "steps": steps, "prompt_weight": weight}
+                points += data_to_text(diffusion, "diffusion", d2t, args.batches, settings, 0)
     for decoding, settings in (("greedy", {"temperature": 0.0}), ("sampled", {"top_p": 0.9})):
         for row in data_to_text(ar, "autoregressive", d2t, args.batches, settings, 0):
             points.append(row | {"decoding": decoding})
     schema = restaurant_schema()
     shuffled = restaurant_schema(rng.sample(list(E2E_FIELDS), len(E2E_FIELDS)))
-    extraction_rows = [
-        extraction(diffusion, "diffusion + ctrlgen", ext, schema, args.seed) | {"schema": "E2E order"},
-        extraction(ar, "autoregressive + outlines-core", ext, schema, args.seed, temperature=0.0)
-        | {"schema": "E2E order"},
-        extraction(diffusion, "diffusion + ctrlgen", ext, shuffled, args.seed) | {"schema": "shuffled order"},
-        extraction(ar, "autoregressive + outlines-core", ext, shuffled, args.seed, temperature=0.0)
-        | {"schema": "shuffled order"},
-    ]
+    extraction_rows = []
+    for order, s in (("E2E order", schema), ("shuffled order", shuffled)):
+        for settings in args.extraction_settings:
+            row = extraction(diffusion, "diffusion + ctrlgen", ext, s, args.seed, **settings)
+            extraction_rows.append(row | {"schema": order, "settings": settings or "model defaults"})
+        row = extraction(ar, "autoregressive + outlines-core", ext, s, args.seed, temperature=0.0)
+        extraction_rows.append(row | {"schema": order, "settings": {"temperature": 0.0}})
     result = {
         "data_to_text": points,
         "extraction": extraction_rows,
@@ -247,6 +267,9 @@ def main(argv: list[str] | None = None) -> None:
             "diffusion": args.diffusion or "ctrlgen/default_model",
             "autoregressive": args.autoregressive,
             "parameters": sum(p.numel() for p in diffusion.denoiser.parameters()),
+            "diffusion_generation_defaults": {
+                k: v for k, v in dataclasses.asdict(diffusion.generation_defaults).items() if v is not None
+            },
         },
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "git": subprocess.run(
