@@ -23,6 +23,8 @@ __all__ = ["ConstraintPlan", "plan_constraints", "canvas_length_for"]
 
 #: Extra canvas positions beyond the shortest completion when the canvas is sized from a constraint.
 HEADROOM = 24
+#: the canvas of an unconstrained call; a constraint that admits texts this long gets at least this much room
+DEFAULT_CANVAS = 64
 
 
 @dataclass
@@ -41,9 +43,17 @@ class ConstraintPlan:
         return canvas
 
 
-def canvas_length_for(shortest: int, max_canvas: int) -> int:
-    """Shortest completion plus headroom (as much again for long ones), capped by the model's canvas."""
-    return min(max_canvas, shortest + max(HEADROOM, shortest))
+def canvas_length_for(shortest: int, max_canvas: int, automaton=None) -> int:
+    """Shortest completion plus headroom (as much again for long ones), capped by the model's canvas; and,
+    when ``automaton`` admits longer texts, at least the canvas an unconstrained call gets. A canvas sized only
+    from the shortest completion would make room for nothing but short texts: a JSON schema whose shortest
+    document is ``{"name": "x"}`` would lose every optional property that did not fit, which narrows the
+    constraint's outputs without saying so."""
+    length = min(max_canvas, shortest + max(HEADROOM, shortest))
+    roomy = min(max_canvas, DEFAULT_CANVAS)
+    if automaton is not None and length < roomy and automaton.has_text_of_length(length + 1):
+        return roomy
+    return length
 
 
 def _with_leading(slot: Slot, text: str) -> Slot:
@@ -143,7 +153,7 @@ def plan_constraints(
             shortest=shortest,
         )
     if length is None:
-        length = canvas_length_for(shortest, max_canvas)
+        length = canvas_length_for(shortest, max_canvas, compiled.automaton)
     elif length < shortest:
         raise UnsatisfiableConstraintError(
             f"{combined.describe()} cannot be met in {length} tokens: the shortest text that satisfies it takes "

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .constrained import plan_constraints
+from .constrained import DEFAULT_CANVAS, plan_constraints
 from .constraints import Constraint, ConstraintError, Length, Style, Template
 from .denoisers import Denoiser, NativeDenoiser, load_denoiser
 from .denoisers.diffusion_gemma import SelfConditioning
@@ -463,7 +463,7 @@ class DiffusionLM:
         if hard:
             plan = plan_constraints(hard, self.vocabulary, length, room, most_probable)
             length = plan.length
-        length = min(64, room) if length is None else length
+        length = min(DEFAULT_CANVAS, room) if length is None else length
         self._label_index(label, cfg_weight)  # bad labels fail before any work
         weights = (label, cfg_weight, self._prompt_weight(prompt_weight, prompt))
         sampler, steps, temperature, top_p = self._decoding(sampler, steps, temperature, top_p)

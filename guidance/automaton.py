@@ -122,6 +122,36 @@ class TokenAutomaton:
         reach = reach[reach >= 0]
         return int(reach.min()) if reach.size else None
 
+    def has_text_of_length(self, n: int) -> bool:
+        """Whether some accepted canvas holds at least ``n`` tokens of text before its end: a walk of ``n``
+        tokens from the start that stays out of the end state and can still be completed. One vectorised
+        step per token over the distinct successor pairs."""
+        src, dst = self.successor_pairs()
+        live = self._completable()
+        live[self.end_state] = False
+        keep = live[src] & live[dst]
+        src, dst = src[keep], dst[keep]
+        frontier = np.zeros(self.num_states, dtype=bool)
+        frontier[self.start] = live[self.start]
+        for _ in range(n):
+            if not frontier.any():
+                return False
+            step = np.zeros(self.num_states, dtype=bool)
+            step[dst[frontier[src]]] = True
+            frontier = step
+        return bool(frontier.any())
+
+    def _completable(self) -> np.ndarray:
+        """States from which an accepting state can be reached (a fresh array)."""
+        src, dst = self.successor_pairs()
+        done = self.accept.astype(bool).copy()
+        while True:
+            more = done.copy()
+            more[src[done[dst]]] = True
+            if (more == done).all():
+                return done
+            done = more
+
     def _distances_from_start(self) -> np.ndarray:
         """Breadth-first distances, one vectorised step per level: the work is linear in the edges."""
         src, dst = self.successor_pairs()

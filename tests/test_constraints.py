@@ -180,3 +180,21 @@ def test_compiled_automata_are_cached_on_disk(default_tokenizer):
 def test_most_probable_commits_are_valid(lm):
     for text in lm.generate(n=3, constraints=[Regex(r"(red|green|blue) [0-9]{2}")], seed=0, most_probable=True):
         assert re.fullmatch(r"(red|green|blue) [0-9]{2}", text)
+
+
+def test_canvas_makes_room_for_long_texts_a_constraint_admits(default_tokenizer):
+    """A schema whose shortest document is short but whose optional properties make long ones gets at least
+    the unconstrained canvas, so no property is lost for want of room; a constraint of short texts only keeps
+    a short canvas."""
+    from ctrlgen.constrained import DEFAULT_CANVAS, plan_constraints
+    from ctrlgen.constraints import JsonSchema
+
+    props = {k: {"enum": ["a value of words", "another value"]} for k in "abcdef"}
+    schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 12}, **props}}
+    schema |= {"required": ["name"], "additionalProperties": False}
+    plan = plan_constraints([JsonSchema(schema)], default_tokenizer, None, 200)
+    assert plan.length == DEFAULT_CANVAS
+    full = '{"name": "Aromi", ' + ", ".join(f'"{k}": "a value of words"' for k in "abcdef") + "}"
+    assert len(default_tokenizer(full, add_special_tokens=False)["input_ids"]) <= plan.length
+    assert plan_constraints([Regex("(yes|no)")], default_tokenizer, None, 200).length < DEFAULT_CANVAS
+    assert plan_constraints([JsonSchema(schema)], default_tokenizer, None, 40).length == 40  # the room caps it

@@ -378,3 +378,20 @@ def test_successors_and_shortest_length_agree_with_brute_force(automaton):
         None,
     )
     assert automaton.shortest_accepted() == shortest
+
+
+@given(automata(), st.integers(0, 5))
+def test_text_length_check_agrees_with_brute_force(automaton, n):
+    """``has_text_of_length`` (used to give a constraint that admits long texts a full canvas) against
+    enumeration: some accepted canvas of n + 2 tokens holds at least n content tokens before its end."""
+    content = [2, 3, 4]
+    # a text of >= n tokens exists iff one of exactly n tokens extends to an accepted canvas; the automata have
+    # at most 4 states, so a shortest extension is at most 4 more tokens and the end token (or none)
+    expected = any(
+        automaton.accepts(list(prefix) + list(rest) + tail)
+        for prefix in itertools.product(content, repeat=n)
+        for k in range(0, 5)
+        for rest in itertools.product(content, repeat=k)
+        for tail in ([], [END])
+    )
+    assert automaton.has_text_of_length(n) == expected
