@@ -186,8 +186,9 @@ def test_canvas_makes_room_for_long_texts_a_constraint_admits(default_tokenizer)
     """A schema whose shortest document is short but whose optional properties make long ones gets at least
     the unconstrained canvas, so no property is lost for want of room; a constraint of short texts only keeps
     a short canvas."""
-    from ctrlgen.constrained import DEFAULT_CANVAS, plan_constraints
     from ctrlgen.constraints import JsonSchema
+
+    from ctrlgen.constrained import DEFAULT_CANVAS, plan_constraints
 
     props = {k: {"enum": ["a value of words", "another value"]} for k in "abcdef"}
     schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 12}, **props}}
