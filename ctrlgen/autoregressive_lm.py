@@ -149,7 +149,7 @@ class AutoregressiveLM:
             raise InvalidArgumentError("sampler and steps apply to diffusion models; this model decodes left to right")
         unsupported = {
             "cfg_weight": cfg_weight != 1.0,
-            "prompt_weight": prompt_weight not in (None, 1, 1.0),
+            "prompt_weight": prompt_weight not in (None, 1.0),
             "most_probable": bool(most_probable),
             "guides": bool(guides),
             "trace": bool(trace),

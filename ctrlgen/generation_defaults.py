@@ -81,9 +81,6 @@ class GenerationDefaults:
             return
         Path(directory, GENERATION_DEFAULTS_FILE).write_text(json.dumps(given, indent=2) + "\n", encoding="utf-8")
 
-    def resolve(self, name: str, given, fallback=None):
-        """``given`` when the caller passed it, else this model's setting, else ``fallback``."""
-        if given is not None:
-            return given
-        value = getattr(self, name)
-        return fallback if value is None else value
+    def resolve(self, name: str, given):
+        """``given`` when the caller passed it, else this model's setting (None: the library's default)."""
+        return getattr(self, name) if given is None else given

@@ -217,10 +217,9 @@ class DiffusionLM:
         when there is a prompt, else none (1)."""
         if prompt_weight is None:
             measured = self.generation_defaults.prompt_weight
-            return float(measured) if prompt is not None and measured is not None else 1.0
-        if isinstance(prompt_weight, bool) or not isinstance(prompt_weight, (int, float)):
-            raise InvalidArgumentError(f"prompt_weight must be a finite number, got {prompt_weight!r}")
-        if not math.isfinite(prompt_weight):
+            return 1.0 if prompt is None or measured is None else float(measured)
+        number = isinstance(prompt_weight, (int, float)) and not isinstance(prompt_weight, bool)
+        if not number or not math.isfinite(prompt_weight):
             raise InvalidArgumentError(f"prompt_weight must be a finite number, got {prompt_weight!r}")
         if prompt is None and prompt_weight != 1.0:
             raise InvalidArgumentError("prompt_weight needs a prompt to guide towards")

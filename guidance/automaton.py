@@ -142,35 +142,36 @@ class TokenAutomaton:
         return bool(frontier.any())
 
     def _completable(self) -> np.ndarray:
-        """States from which an accepting state can be reached (a fresh array)."""
+        """States from which an accepting state can be reached: the same search backwards (a fresh array)."""
         src, dst = self.successor_pairs()
-        done = self.accept.astype(bool).copy()
-        while True:
-            more = done.copy()
-            more[src[done[dst]]] = True
-            if (more == done).all():
-                return done
-            done = more
+        order = np.argsort(dst, kind="stable")
+        return _breadth_first(dst[order], src[order], self.num_states, np.flatnonzero(self.accept)) >= 0
 
     def _distances_from_start(self) -> np.ndarray:
-        """Breadth-first distances, one vectorised step per level: the work is linear in the edges."""
+        """Breadth-first distances from the start (-1: unreachable)."""
         src, dst = self.successor_pairs()
-        ptr = np.zeros(self.num_states + 1, dtype=np.int64)
-        np.cumsum(np.bincount(src, minlength=self.num_states), out=ptr[1:])
-        dist = np.full(self.num_states, -1, dtype=np.int64)
-        dist[self.start] = 0
-        frontier = np.array([self.start], dtype=np.int64)
-        level = 0
-        while frontier.size:
-            level += 1
-            counts = ptr[frontier + 1] - ptr[frontier]
-            # the edge indices of every frontier state's out-range, concatenated
-            offsets = np.repeat(ptr[frontier] - np.cumsum(counts) + counts, counts)
-            nxt = dst[offsets + np.arange(counts.sum())]
-            nxt = np.unique(nxt[dist[nxt] < 0])
-            dist[nxt] = level
-            frontier = nxt
-        return dist
+        return _breadth_first(src, dst, self.num_states, np.array([self.start], dtype=np.int64))
+
+
+def _breadth_first(src: np.ndarray, dst: np.ndarray, num_states: int, sources: np.ndarray) -> np.ndarray:
+    """Distances from ``sources`` along the pairs ``src -> dst`` (``src`` sorted; -1: unreachable), one
+    vectorised step per level: the work is linear in the pairs."""
+    ptr = np.zeros(num_states + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=num_states), out=ptr[1:])
+    dist = np.full(num_states, -1, dtype=np.int64)
+    dist[sources] = 0
+    frontier = np.unique(sources)
+    level = 0
+    while frontier.size:
+        level += 1
+        counts = ptr[frontier + 1] - ptr[frontier]
+        # the edge indices of every frontier state's out-range, concatenated
+        offsets = np.repeat(ptr[frontier] - np.cumsum(counts) + counts, counts)
+        nxt = dst[offsets + np.arange(counts.sum())]
+        nxt = np.unique(nxt[dist[nxt] < 0])
+        dist[nxt] = level
+        frontier = nxt
+    return dist
 
 
 @dataclass(frozen=True)
