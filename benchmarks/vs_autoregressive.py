@@ -161,15 +161,42 @@ def extraction(lm, name: str, rows, schema: dict, seed: int, **kw) -> dict:
     return result
 
 
-def pareto_plot(points: list[dict], path: Path) -> None:
+def _ar_name(path: str, paths: list[str]) -> str:
+    """``autoregressive`` for a single baseline; with several, each named by its directory."""
+    return "autoregressive" if len(paths) == 1 else f"autoregressive ({Path(path).name})"
+
+
+def _ar_step(path: str) -> dict:
+    """The directory and the training step its weights come from (``training.json``; absent when not recorded)."""
+    info = Path(path) / "training.json"
+    recorded = json.loads(info.read_text()) if info.is_file() else {}
+    step = recorded.get("exported", recorded.get("latest", {})).get("global_step")
+    return {"path": path, "global_step": step}
+
+
+def _plot_labels(models: dict) -> dict[str, str]:
+    """Legend names: each autoregressive baseline by the training step of its weights."""
+    baselines = models.get("autoregressive", {})
+    if not isinstance(baselines, dict):
+        return {}
+    return {
+        name: f"autoregressive, step {info['global_step']:,}" if info.get("global_step") else name
+        for name, info in baselines.items()
+    }
+
+
+def pareto_plot(points: list[dict], path: Path, labels: dict[str, str] | None = None) -> None:
+    """BLEU against tokens per second, every configuration a point; ``labels`` renames models in the legend."""
+    labels = labels or {}
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     for batch, marker in ((1, "o"), (16, "s")):
-        for model, colour in (("diffusion", "tab:blue"), ("autoregressive", "tab:red")):
+        models = sorted({p["model"] for p in points}, key=lambda m: (m != "diffusion", m))
+        for model, colour in zip(models, ("tab:blue", "tab:red", "tab:orange", "tab:green", "tab:purple")):
             sel = [p for p in points if p["batch"] == batch and p["model"] == model]
             if not sel:
                 continue
@@ -178,7 +205,7 @@ def pareto_plot(points: list[dict], path: Path) -> None:
                 [p["bleu"] for p in sel],
                 marker=marker,
                 color=colour,
-                label=f"{model}, batch {batch}",
+                label=f"{labels.get(model, model)}, batch {batch}",
                 alpha=0.8,
             )
             for p in sel:
@@ -196,7 +223,7 @@ def pareto_plot(points: list[dict], path: Path) -> None:
     ax.set_xlabel("response tokens per second (2-core CPU, log scale)")
     ax.set_ylabel("BLEU on held-out E2E MRs")
     ax.set_title("Data-to-text: quality against speed")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -204,7 +231,12 @@ def pareto_plot(points: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--diffusion", default=None, help="diffusion model directory (default: the shipped model)")
-    p.add_argument("--autoregressive", default=str(ROOT / "runs" / "autoregressive"))
+    p.add_argument(
+        "--autoregressive",
+        nargs="+",
+        default=[str(ROOT / "runs" / "autoregressive")],
+        help="autoregressive model directories (e.g. the same-steps export and the best-validation one)",
+    )
     p.add_argument("--data-dir", default=str(DATA))
     p.add_argument("--mrs", type=int, default=None, help="held-out MRs for data-to-text (default: all)")
     p.add_argument("--records", type=int, default=100, help="held-out references for extraction")
@@ -228,15 +260,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--replot", action="store_true", help="only redraw the plot from the results in --out")
     args = p.parse_args(argv)
+    if args.replot:
+        result = json.loads(Path(args.out).read_text())
+        pareto_plot(result["data_to_text"], Path(args.out).with_suffix(".png"), _plot_labels(result["models"]))
+        return
 
     import ctrlgen
 
     torch.manual_seed(args.seed)
     diffusion = ctrlgen.load(args.diffusion)
-    ar = ctrlgen.load(args.autoregressive)
-    if diffusion.denoiser.model.config.tokenizer_hash != ar.denoiser.model.config.tokenizer_hash:
-        raise SystemExit("the two models were trained with different tokenizers: not a like-for-like comparison")
+    baselines = {_ar_name(path, args.autoregressive): ctrlgen.load(path) for path in args.autoregressive}
+    for name, ar in baselines.items():
+        if diffusion.denoiser.model.config.tokenizer_hash != ar.denoiser.model.config.tokenizer_hash:
+            raise SystemExit(f"{name} and the diffusion model have different tokenizers: not like for like")
     d2t, ext = held_out(Path(args.data_dir))
     d2t = d2t[: args.mrs] if args.mrs else d2t
     rng = random.Random(args.seed)
@@ -247,9 +285,10 @@ def main(argv: list[str] | None = None) -> None:
             for steps in args.steps:
                 settings = {"sampler": sampler, "steps": steps, "prompt_weight": weight}
                 points += data_to_text(diffusion, "diffusion", d2t, args.batches, settings, 0)
-    for decoding, settings in (("greedy", {"temperature": 0.0}), ("sampled", {"top_p": 0.9})):
-        for row in data_to_text(ar, "autoregressive", d2t, args.batches, settings, 0):
-            points.append(row | {"decoding": decoding})
+    for name, ar in baselines.items():
+        for decoding, settings in (("greedy", {"temperature": 0.0}), ("sampled", {"top_p": 0.9})):
+            for row in data_to_text(ar, name, d2t, args.batches, settings, 0):
+                points.append(row | {"decoding": decoding})
     schema = restaurant_schema()
     shuffled = restaurant_schema(rng.sample(list(E2E_FIELDS), len(E2E_FIELDS)))
     extraction_rows = []
@@ -257,15 +296,16 @@ def main(argv: list[str] | None = None) -> None:
         for settings in args.extraction_settings:
             row = extraction(diffusion, "diffusion + ctrlgen", ext, s, args.seed, **settings)
             extraction_rows.append(row | {"schema": order, "settings": settings or "model defaults"})
-        row = extraction(ar, "autoregressive + outlines-core", ext, s, args.seed, temperature=0.0)
-        extraction_rows.append(row | {"schema": order, "settings": {"temperature": 0.0}})
+        for name, ar in baselines.items():
+            row = extraction(ar, f"{name} + outlines-core", ext, s, args.seed, temperature=0.0)
+            extraction_rows.append(row | {"schema": order, "settings": {"temperature": 0.0}})
     result = {
         "data_to_text": points,
         "extraction": extraction_rows,
         "held_out": {"mrs": len(d2t), "extraction_records": len(ext)},
         "models": {
             "diffusion": args.diffusion or "ctrlgen/default_model",
-            "autoregressive": args.autoregressive,
+            "autoregressive": {name: _ar_step(path) for name, path in zip(baselines, args.autoregressive)},
             "parameters": sum(p.numel() for p in diffusion.denoiser.parameters()),
             "diffusion_generation_defaults": {
                 k: v for k, v in dataclasses.asdict(diffusion.generation_defaults).items() if v is not None
@@ -279,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    pareto_plot(points, out.with_suffix(".png"))
+    pareto_plot(points, out.with_suffix(".png"), _plot_labels(result["models"]))
     print(f"results: {out} and {out.with_suffix('.png')}")
 
 

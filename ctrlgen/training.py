@@ -469,7 +469,8 @@ def export_checkpoint(
         raise ModelNotFoundError(f"no such run directory: {run_dir}")
     denoiser = load_denoiser(run_dir, trust_remote_code=trust_remote_code)
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = saved["state_dict"]
     except (OSError, RuntimeError, KeyError, EOFError) as e:
         raise ModelNotFoundError(f"{checkpoint} is not a readable training checkpoint: {e}") from None
     weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
@@ -480,4 +481,19 @@ def export_checkpoint(
         )
     out.mkdir(parents=True, exist_ok=True)
     _export(denoiser, out)
+    _record_export(out, checkpoint, saved.get("global_step"))
     return out
+
+
+def _record_export(out: Path, checkpoint: str | Path, global_step: int | None) -> None:
+    """Say in ``out/training.json`` which checkpoint (and training step) the exported weights are, keeping what
+    the file already records: a model exported from a mid-run checkpoint is otherwise indistinguishable."""
+    path = out / "training.json"
+    try:
+        info = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        info = {}
+    info["exported"] = {"checkpoint": str(checkpoint), "global_step": global_step}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(path)

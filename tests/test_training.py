@@ -62,6 +62,20 @@ def test_resume_continues_from_last_checkpoint(corpus_file, tmp_path):
     assert [r["global_step"] for r in history] == [12, 15]
 
 
+def test_export_of_a_checkpoint_loads_and_records_its_step(tiny_run, tmp_path):
+    import ctrlgen
+    from ctrlgen.training import export_checkpoint
+
+    ckpt = torch.load(tiny_run / "checkpoints" / "last.ckpt", weights_only=False)
+    ckpt["global_step"] = 123  # stands for a mid-run checkpoint: the export must say which step it is
+    torch.save(ckpt, tmp_path / "mid.ckpt")
+    out = export_checkpoint(tmp_path / "mid.ckpt", tiny_run, tmp_path / "exported")
+    assert json.loads((out / "training.json").read_text())["exported"]["global_step"] == 123
+    exported = ctrlgen.load(out).denoiser.state_dict()
+    trained = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    assert all(torch.equal(exported[k], v) for k, v in trained.items())
+
+
 def test_atomic_checkpoint_leaves_no_temporary_files(tmp_path):
     AtomicCheckpointIO().save_checkpoint({"x": torch.arange(3)}, tmp_path / "a.ckpt")
     assert [p.name for p in tmp_path.iterdir()] == ["a.ckpt"]
