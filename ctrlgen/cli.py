@@ -168,7 +168,7 @@ def _add_rewrite(sub) -> None:
     p.add_argument(
         "--top-k", type=int, default=None, help="exact re-scoring of the k likeliest tokens (0: gradient; default 16)"
     )
-    p.add_argument("--strength", type=float, default=0.25, help="fraction of tokens re-noised, in (0, 1]")
+    p.add_argument("--strength", type=float, default=0.2, help="fraction of tokens re-noised, in (0, 1]")
     p.add_argument("--random", action="store_true", help="pick the re-noised tokens at random, not by saliency")
     p.add_argument(
         "--label",

@@ -90,10 +90,13 @@ def test_measured_defaults_round_trip_and_fill_what_the_caller_leaves_out(tiny_l
     assert lm.generate(temperature=1.0, prompt_weight=1.0, **kw) == tiny_lm.generate(
         sampler="confidence", steps=5, **kw
     )  # what the caller gives wins
-    # a sampler instance keeps its own settings; without a prompt there is nothing to guide towards
-    assert lm.generate(sampler=AncestralSampler(steps=10), n=2, length=10, seed=1) == tiny_lm.generate(
-        sampler="ancestral", steps=10, n=2, length=10, seed=1
+    # a sampler instance keeps its own settings
+    assert lm.generate(sampler=AncestralSampler(steps=10), prompt=PROMPT, n=2, length=10, seed=1) == tiny_lm.generate(
+        sampler="ancestral", steps=10, prompt=PROMPT, prompt_weight=2.0, n=2, length=10, seed=1
     )
+    # measured on prompts, they hold on prompts: unprompted generation keeps the library's defaults
+    assert lm.generate(n=2, length=10, seed=1) == tiny_lm.generate(n=2, length=10, seed=1)
+    assert lm.generate(n=2, length=10, seed=1) != lm.generate(sampler="confidence", steps=5, n=2, length=10, seed=1)
     lm.save_pretrained(tmp_path / "again")
     assert ctrlgen.load(tmp_path / "again").generation_defaults == lm.generation_defaults
 
