@@ -17,7 +17,7 @@ SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "examples" / "e2e_rec
 # Written for these tests, not taken from the data: names from the E2E vocabulary in new combinations.
 DESCRIPTIONS = [
     ("Blue Spice", "Blue Spice is a cheap pub near the river. It serves Indian food and children are welcome."),
-    ("The Mill", "In the city centre you will find The Mill, an Italian coffee shop with a customer rating of 5 out of 5."),
+    ("The Mill", "In the city centre you will find The Mill, an Italian coffee shop rated 5 out of 5."),
     ("Zizzi", "Zizzi is a French restaurant with high prices near Burger King. It is not family-friendly."),
     ("Aromi", "Aromi is a family-friendly coffee shop by the river."),
 ]
@@ -57,7 +57,8 @@ def test_extraction_follows_a_schema_over_some_fields_in_its_own_order(lm):
         "required": ["area", "name"],
         "additionalProperties": False,
     }
-    outputs = lm.generate(prompt=[extract_prompt(text) for _, text in DESCRIPTIONS], constraints=[JsonSchema(schema)], seed=0)
+    prompts = [extract_prompt(text) for _, text in DESCRIPTIONS]
+    outputs = lm.generate(prompt=prompts, constraints=[JsonSchema(schema)], seed=0)
     records = [json.loads(out) for out in outputs]
     assert all(list(record) == ["area", "name"] for record in records), outputs
     assert records[1]["area"] == "city centre" or records[0]["area"] == "riverside", records
