@@ -3,7 +3,8 @@
 The library's own defaults (ancestral sampling at temperature 1, no prompt guidance) are right for a model
 nobody has measured. A model that was measured, such as the shipped default model, knows better: its
 directory may hold the settings that did best on its benchmarks, and ``generate`` uses them for every
-argument the caller leaves out. An argument given explicitly always wins. This is the role Hugging Face's
+argument the caller leaves out when it is given a prompt (the benchmarks are prompted tasks; unprompted text
+keeps the library's defaults). An argument given explicitly always wins. This is the role Hugging Face's
 ``generation_config.json`` plays for its models; ctrlgen keeps its own file because the settings differ
 (a sampler, reverse steps, prompt guidance).
 """
