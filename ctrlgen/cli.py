@@ -119,7 +119,9 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--canvas-length", type=int, default=None)
     p.add_argument("--vocab-size", type=int, default=None)
-    p.add_argument("--process", default=None, help="forward process: masking (default) or uniform")
+    p.add_argument(
+        "--process", default=None, help="forward process: masking (default), uniform or embedding (Gaussian noise)"
+    )
     p.add_argument(
         "--objective", default=None, help="diffusion (default) or autoregressive (the same network, causal: a baseline)"
     )

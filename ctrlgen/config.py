@@ -25,8 +25,12 @@ class DenoiserConfig(PretrainedConfig):
     schedule:
         Name of the noise schedule used in training (``"loglinear"`` or ``"cosine"``); samplers default to it.
     process:
-        The forward process it was trained with: ``"masking"`` (absorbing ``[MASK]``) or ``"uniform"``
-        (uniformly drawn tokens; the mask token is then never used).
+        The forward process it was trained with: ``"masking"`` (absorbing ``[MASK]``), ``"uniform"``
+        (uniformly drawn tokens; the mask token is then never used) or ``"embedding"`` (Gaussian noise on
+        learned token embeddings, Diffusion-LM; its schedule is ``"sqrt"`` or ``"cosine"``).
+    latent_dim:
+        Dimension of the token embeddings the embedding process noises (Diffusion-LM uses 16 to 128: a small
+        space keeps rounding back to tokens easy). Unused by the other processes.
     tokenizer_hash:
         Fingerprint of the tokenizer the model was trained with, checked on load.
     objective:
@@ -55,6 +59,7 @@ class DenoiserConfig(PretrainedConfig):
         tokenizer_hash: str | None = None,
         label_names: list[str] | None = None,
         objective: str = "diffusion",
+        latent_dim: int = 16,
         **kwargs,
     ) -> None:
         for name, value in (
@@ -64,13 +69,14 @@ class DenoiserConfig(PretrainedConfig):
             ("n_layers", n_layers),
             ("n_heads", n_heads),
             ("d_ff", d_ff),
+            ("latent_dim", latent_dim),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"config {name} must be a positive whole number, got {value!r}")
         if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
             raise ValueError(f"config dropout must be a number in [0, 1), got {dropout!r}")
-        if process not in ("masking", "uniform"):
-            raise ValueError(f"config process must be 'masking' or 'uniform', got {process!r}")
+        if process not in ("masking", "uniform", "embedding"):
+            raise ValueError(f"config process must be 'masking', 'uniform' or 'embedding', got {process!r}")
         if objective not in ("diffusion", "autoregressive"):
             raise ValueError(f"config objective must be 'diffusion' or 'autoregressive', got {objective!r}")
         if d_model % n_heads or (d_model // n_heads) % 2:
@@ -89,6 +95,7 @@ class DenoiserConfig(PretrainedConfig):
         self.tokenizer_hash = tokenizer_hash
         self.label_names = list(label_names or [])
         self.objective = objective
+        self.latent_dim = latent_dim
         kwargs.setdefault("pad_token_id", end_token_id)
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(**kwargs)

@@ -84,12 +84,24 @@ class DenoiserModel(PreTrainedModel):
 
     def __init__(self, config: DenoiserConfig) -> None:
         super().__init__(config)
-        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        embedding_process = getattr(config, "process", "masking") == "embedding"
+        # a denoiser of embeddings reads vectors, not token ids: no token embedding (DDP wants no unused weights)
+        self.embed = None if embedding_process else nn.Embedding(config.vocab_size, config.d_model)
         n_labels = len(config.label_names)
         self.label_embed = nn.Embedding(n_labels + 1, config.d_model) if n_labels else None
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(_Block(config) for _ in range(config.n_layers))
         self.ln_f = nn.LayerNorm(config.d_model)
+        if embedding_process:
+            # Diffusion-LM: small learned token embeddings are the data; the transformer reads them projected up,
+            # with the time, and predicts the clean embedding; rounding is tied to the same embeddings
+            dim = config.latent_dim
+            self.latent_embed = nn.Embedding(config.vocab_size, dim)
+            self.latent_in = nn.Linear(dim, config.d_model)
+            self.time_mlp = nn.Sequential(
+                nn.Linear(config.d_model, config.d_model), nn.SiLU(), nn.Linear(config.d_model, config.d_model)
+            )
+            self.latent_out = nn.Linear(config.d_model, dim)
         cos, sin = _rotary_tables(config.max_canvas, config.d_model // config.n_heads)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
@@ -104,7 +116,10 @@ class DenoiserModel(PreTrainedModel):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            # the embedding process's data: unit scale, as Diffusion-LM starts them, so the noise does not drown
+            # them at the first step
+            latent = module is getattr(self, "latent_embed", None)
+            nn.init.normal_(module.weight, mean=0.0, std=1.0 if latent else 0.02)
         elif isinstance(module, nn.LayerNorm):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
@@ -112,6 +127,46 @@ class DenoiserModel(PreTrainedModel):
             cos, sin = _rotary_tables(self.config.max_canvas, self.config.d_model // self.config.n_heads)
             module.rope_cos.copy_(cos)
             module.rope_sin.copy_(sin)
+
+    @property
+    def embedding_process(self) -> bool:
+        """True for a denoiser of Gaussian-noised embeddings (``process="embedding"``)."""
+        return getattr(self.config, "process", "masking") == "embedding"
+
+    def _require_latents(self) -> None:
+        if not self.embedding_process:
+            raise ValueError(f"this model was built for the {self.config.process!r} process, not 'embedding'")
+
+    def latent_embedding(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` token ids -> ``(B, L, latent_dim)`` clean embeddings, the embedding process's data."""
+        self._require_latents()
+        return self.latent_embed(input_ids)
+
+    def round_logits(self, latents: torch.Tensor) -> torch.Tensor:
+        """``(B, L, latent_dim)`` -> ``(B, L, V)`` logits of rounding each vector to a token: minus the squared
+        distance to each token's embedding (tied), so the likeliest token is the nearest one, as a Gaussian
+        around each embedding says (a plain dot product would favour embeddings of large norm)."""
+        self._require_latents()
+        weight = self.latent_embed.weight
+        return 2.0 * F.linear(latents, weight) - (weight * weight).sum(-1) - (latents * latents).sum(-1, keepdim=True)
+
+    def predict_latent(
+        self,
+        latents: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The clean embeddings predicted from noisy ``latents`` (``(B, L, latent_dim)``) at times ``t``
+        (``(B,)`` in ``[0, 1]``); clean positions (a prompt) are read as they are."""
+        from .gaussian import timestep_features
+
+        self._require_latents()
+        length = latents.shape[1]
+        if length > self.config.max_canvas:
+            raise ValueError(f"canvas of {length} tokens exceeds the model's max_canvas={self.config.max_canvas}")
+        x = self.latent_in(latents) + self.time_mlp(timestep_features(t, self.config.d_model))[:, None, :]
+        return self.latent_out(self._trunk(x, labels, attention_mask, 0, length))
 
     @property
     def causal(self) -> bool:
@@ -157,23 +212,39 @@ class DenoiserModel(PreTrainedModel):
         end = start + length
         if end > self.config.max_canvas:
             raise ValueError(f"canvas of {end} tokens exceeds the model's max_canvas={self.config.max_canvas}")
+        if self.embed is None:
+            raise ValueError("this model denoises token embeddings (process 'embedding'): use predict_latent")
+        x = self._trunk(self.embed(input_ids), labels, attention_mask, start, end, cache)
+        return F.linear(x, self.embed.weight)
+
+    def _trunk(
+        self,
+        x: torch.Tensor,
+        labels: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        start: int,
+        end: int,
+        cache: list[list[torch.Tensor]] | None = None,
+    ) -> torch.Tensor:
+        """The transformer from input vectors ``(B, L, d_model)`` to final-normalised states: the label, the
+        blocks (causal for the baseline) and the last layer norm, shared by tokens and latents."""
+        length, device = x.shape[1], x.device
         cos, sin = self.rope_cos[start:end], self.rope_sin[start:end]
-        x = self.embed(input_ids)
         if self.label_embed is not None:
             if labels is None:
-                labels = torch.full((input_ids.shape[0],), len(self.config.label_names), device=input_ids.device)
+                labels = torch.full((x.shape[0],), len(self.config.label_names), device=device)
             x = x + self.label_embed(labels)[:, None, :]
         x = self.drop(x)
         causal = self.causal
         keep = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         if causal and (keep is not None or start):
-            order = torch.ones(length, end, dtype=torch.bool, device=input_ids.device).tril(start)
+            order = torch.ones(length, end, dtype=torch.bool, device=device).tril(start)
             if keep is None:
                 keep = order[None, None]
             else:  # every position sees itself, so a left-padding row has a key and no NaN flows from it
-                positions = torch.arange(end, device=input_ids.device)
+                positions = torch.arange(end, device=device)
                 itself = positions[None, :] == positions[start:, None]
                 keep = (keep & order[None, None]) | itself[None, None]
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, keep, causal, None if cache is None else cache[i])
-        return F.linear(self.ln_f(x), self.embed.weight)
+        return self.ln_f(x)

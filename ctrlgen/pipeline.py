@@ -98,7 +98,12 @@ class DiffusionLM:
                 "AutoregressiveLM), it is not a denoiser"
             )
         self.denoiser = denoiser.eval()
-        self.schedule = schedule_from_name(denoiser.schedule_name)
+        if denoiser.process_name == "embedding":
+            from .gaussian import gaussian_schedule_from_name
+
+            self.schedule = gaussian_schedule_from_name(denoiser.schedule_name)
+        else:
+            self.schedule = schedule_from_name(denoiser.schedule_name)
         self.last_report = GenerationReport()
         self._unprompted: dict[tuple[str | None, float], CanvasDenoiser] = {}
         #: decoding settings measured for this model (its ``generation_defaults.json``), used by
@@ -264,6 +269,11 @@ class DiffusionLM:
         (and whose schedule defaults to the model's)."""
         given = {k: v for k, v in (("steps", steps), ("temperature", temperature), ("top_p", top_p)) if v is not None}
         process = self.denoiser.process_name
+        if process not in SAMPLERS_BY_PROCESS:
+            raise UnsupportedModelError(
+                f"this model was trained with the {process!r} process, which ctrlgen trains and validates but "
+                f"cannot sample from yet; samplers exist for: {', '.join(sorted(SAMPLERS_BY_PROCESS))}"
+            )
         table = SAMPLERS_BY_PROCESS[process]
         if isinstance(sampler, Sampler):
             if isinstance(sampler, UniformSampler) != (process == "uniform"):

@@ -1,7 +1,8 @@
 """The forward processes a denoiser can be trained with, by name: the one place a name becomes a process.
 
-``"masking"`` (absorbing ``[MASK]`` state, :mod:`ctrlgen.masking`) and ``"uniform"`` (uniformly drawn tokens,
-:mod:`ctrlgen.uniform`). A model records the name of its process in its config (``process``), so that
+``"masking"`` (absorbing ``[MASK]`` state, :mod:`ctrlgen.masking`), ``"uniform"`` (uniformly drawn tokens,
+:mod:`ctrlgen.uniform`) and ``"embedding"`` (Gaussian noise on learned token embeddings,
+:mod:`ctrlgen.gaussian`). A model records the name of its process in its config (``process``), so that
 training, validation and the samplers all ask the same object, never assume masks.
 """
 
@@ -18,7 +19,7 @@ from .uniform import UniformProcess
 
 __all__ = ["ForwardProcess", "PROCESSES", "process_for", "check_process_name"]
 
-PROCESSES = ("masking", "uniform")
+PROCESSES = ("masking", "uniform", "embedding")
 
 
 class ForwardProcess(Protocol):
@@ -44,6 +45,14 @@ def process_for(denoiser, name: str | None = None) -> ForwardProcess:
 
         return AutoregressiveObjective(denoiser.end_token_id)
     name = check_process_name(name or getattr(denoiser, "process_name", "masking"))
+    if name == "embedding":
+        from .gaussian import EmbeddingProcess, gaussian_schedule_from_name
+
+        if not hasattr(getattr(denoiser, "model", None), "predict_latent"):
+            raise InvalidArgumentError(
+                f"process 'embedding' needs ctrlgen's own denoiser, not a {denoiser.family} model"
+            )
+        return EmbeddingProcess(gaussian_schedule_from_name(denoiser.schedule_name))
     schedule = schedule_from_name(denoiser.schedule_name)
     if name == "masking":
         return MaskingProcess(schedule, denoiser.mask_token_id)

@@ -118,8 +118,10 @@ class TrainConfig:
     n_heads: int = 4
     d_ff: int = 1024
     dropout: float = 0.1
-    schedule: str = "loglinear"
-    #: forward process: "masking" or "uniform" (ctrlgen.processes); None: the init_from model's, else masking
+    #: noise schedule; None: "loglinear" for masking and uniform noise, "sqrt" for the embedding process
+    schedule: str | None = None
+    #: forward process: "masking", "uniform" or "embedding" (ctrlgen.processes); None: the init_from model's,
+    #: else masking
     process: str | None = None
     #: "diffusion" (a denoiser) or "autoregressive" (the same network, causal, next-token loss: the baseline)
     objective: str = "diffusion"
@@ -204,6 +206,22 @@ class TrainConfig:
             raise InvalidArgumentError(f"training option max_minutes must be positive, got {self.max_minutes!r}")
         if self.process is not None:
             check_process_name(self.process)
+        if self.process == "embedding":
+            from .gaussian import GAUSSIAN_SCHEDULES
+
+            if self.schedule is not None and self.schedule not in GAUSSIAN_SCHEDULES:
+                raise InvalidArgumentError(
+                    f"schedule {self.schedule!r} is not one of the embedding process's: {sorted(GAUSSIAN_SCHEDULES)}"
+                )
+            if self.init_from or self.objective != "diffusion":
+                raise InvalidArgumentError(
+                    "process 'embedding' trains ctrlgen's own denoiser from scratch: no init_from, no other objective"
+                )
+        elif self.schedule is not None:
+            from .schedules import SCHEDULES
+
+            if self.schedule not in SCHEDULES:
+                raise InvalidArgumentError(f"unknown noise schedule {self.schedule!r}; known: {sorted(SCHEDULES)}")
         if self.objective not in ("diffusion", "autoregressive"):
             raise InvalidArgumentError(
                 f"training option objective must be 'diffusion' or 'autoregressive', got {self.objective!r}"
@@ -268,7 +286,7 @@ def _build_denoiser(cfg: TrainConfig, out: Path, train_texts: list[str], label_n
         dropout=cfg.dropout,
         mask_token_id=tokenizer.mask_token_id,
         end_token_id=tokenizer.pad_token_id,
-        schedule=cfg.schedule,
+        schedule=cfg.schedule or ("sqrt" if cfg.process == "embedding" else "loglinear"),
         process=cfg.process or "masking",
         tokenizer_hash=tokenizer_fingerprint(tokenizer),
         label_names=label_names,

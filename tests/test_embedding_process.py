@@ -1,0 +1,119 @@
+"""The embedding process (Gaussian noise on learned token embeddings, Diffusion-LM): schedules, corruption,
+training through the same Lightning module with resume, and typed refusals."""
+
+import json
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ctrlgen import InvalidArgumentError, TrainConfig, train
+from ctrlgen.gaussian import GAUSSIAN_SCHEDULES, EmbeddingProcess, SqrtSchedule, timestep_features
+from tests.conftest import TINY, tiny_corpus
+
+EMB = {**TINY, "process": "embedding"}
+
+
+@pytest.mark.parametrize("name", sorted(GAUSSIAN_SCHEDULES))
+@settings(max_examples=50, deadline=None)
+@given(t=st.floats(0.01, 0.98))
+def test_schedules_fall_from_signal_to_noise_with_their_derivative(name, t):
+    schedule = GAUSSIAN_SCHEDULES[name]()
+    tt = torch.tensor([t], dtype=torch.float64)
+    h = 1e-6
+    numeric = (schedule.abar(tt + h) - schedule.abar(tt - h)) / (2 * h)
+    assert schedule.dabar(tt).item() == pytest.approx(numeric.item(), rel=1e-3, abs=1e-6)
+    assert schedule.abar(tt + 0.01).item() < schedule.abar(tt).item()
+    assert schedule.dsnr(tt).item() < 0
+    assert schedule.abar(torch.tensor([0.0])).item() > 0.98 and schedule.abar(torch.tensor([1.0])).item() < 1e-3
+
+
+def test_corruption_keeps_fixed_positions_and_has_the_schedules_variance():
+    process = EmbeddingProcess(SqrtSchedule())
+    x0 = torch.ones(4, 2000, 8)
+    noisable = torch.ones(4, 2000, dtype=torch.bool)
+    noisable[:, :5] = False  # a prompt
+    t = torch.tensor([0.1, 0.3, 0.6, 0.9])
+    z = process.corrupt(x0, t, torch.Generator().manual_seed(0), noisable)
+    assert torch.equal(z[:, :5], x0[:, :5])
+    abar = SqrtSchedule().abar(t)
+    free = z[:, 5:]
+    assert torch.allclose(free.mean((1, 2)), abar.sqrt(), atol=0.02)
+    assert torch.allclose(free.var((1, 2)), 1 - abar, atol=0.02)
+
+
+def test_timestep_features_tell_times_apart():
+    f = timestep_features(torch.tensor([0.0, 0.001, 0.5, 1.0]), 33)
+    assert f.shape == (4, 33) and torch.isfinite(f).all()
+    assert torch.cdist(f, f).fill_diagonal_(math.inf).min() > 0.1
+
+
+@pytest.fixture(scope="module")
+def emb_run(corpus_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("emb") / "run"
+    return train(TrainConfig(data=[str(corpus_file)], out=str(out), max_steps=300, accelerator="cpu", **EMB))
+
+
+def test_embedding_model_trains_and_its_predictions_round_to_the_tokens(emb_run):
+    import ctrlgen
+    from ctrlgen.processes import process_for
+
+    info = json.loads((emb_run / "training.json").read_text())["latest"]
+    assert info["global_step"] == 300 and math.isfinite(info["val_loss"])
+    lm = ctrlgen.load(emb_run)
+    net = lm.denoiser.model
+    assert net.config.process == "embedding" and net.config.schedule == "sqrt" and net.embed is None
+    process = process_for(lm.denoiser)
+    ids = lm.tokenizer(tiny_corpus(8, seed=5), return_tensors="pt", padding=True)["input_ids"]
+    net.eval()
+    with torch.no_grad():
+        x0 = net.latent_embedding(ids)
+        # nearly clean latents round back to their tokens; pure noise does not
+        right = {}
+        for t in (0.001, 0.999):
+            times = torch.full((ids.shape[0],), t)
+            z = process.corrupt(x0, times, torch.Generator().manual_seed(0))
+            right[t] = (net.round_logits(net.predict_latent(z, times)).argmax(-1) == ids).float().mean()
+    right_low, right_high = right[0.001], right[0.999]
+    assert right_low > 0.8 and right_low > right_high, (right_low, right_high)
+
+
+def test_sampling_an_embedding_model_is_refused_by_name(emb_run):
+    import ctrlgen
+    from ctrlgen import UnsupportedModelError
+
+    lm = ctrlgen.load(emb_run)
+    with pytest.raises(UnsupportedModelError, match="'embedding' process"):
+        lm.generate(n=1, length=8, seed=0)
+    with pytest.raises(UnsupportedModelError, match="'embedding' process"):
+        lm.fill("the {3} .", seed=0)
+
+
+def test_embedding_training_resumes_from_its_checkpoint(corpus_file, tmp_path):
+    cfg = dict(data=[str(corpus_file)], out=str(tmp_path / "r"), accelerator="cpu", **{**EMB, "val_every": 100})
+    train(TrainConfig(max_steps=6, **cfg))
+    train(TrainConfig(max_steps=9, resume=True, **cfg))
+    history = json.loads((tmp_path / "r" / "training.json").read_text())["runs"]
+    assert [r["global_step"] for r in history] == [6, 9]
+    ckpt = torch.load(tmp_path / "r" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert any(k.startswith("model.model.latent_embed") for k in ckpt["state_dict"])
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"schedule": "loglinear"}, "embedding process"),
+        ({"init_from": "somewhere"}, "from scratch"),
+        ({"objective": "autoregressive"}, "from scratch"),
+    ],
+)
+def test_embedding_process_options_are_checked_by_name(tmp_path, overrides, match):
+    with pytest.raises(InvalidArgumentError, match=match):
+        TrainConfig(data=["x.txt"], out=str(tmp_path), process="embedding", **overrides)
+
+
+def test_a_masking_schedule_name_that_does_not_exist_is_refused(tmp_path):
+    with pytest.raises(InvalidArgumentError, match="unknown noise schedule"):
+        TrainConfig(data=["x.txt"], out=str(tmp_path), schedule="sqrt")
