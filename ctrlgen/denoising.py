@@ -14,6 +14,7 @@ import torch
 from .denoisers.base import Denoiser
 from .errors import InvalidArgumentError
 from .masking import subs_log_probs
+from .sampling.latent import LatentCanvas
 
 __all__ = ["CanvasDenoiser", "guided_log_probs"]
 
@@ -126,18 +127,20 @@ class CanvasDenoiser:
             if self.vocab_size is not None:
                 logits = logits[..., : self.vocab_size]
             return subs_log_probs(logits, canvas, self.denoiser.mask_token_id, self.banned)
-        ids, keep, cols = self._assemble(canvas if inputs is None else inputs.to(device))
+        latent = isinstance(inputs, LatentCanvas)
+        ids, keep, cols = self._assemble(canvas if inputs is None or latent else inputs.to(device))
         b = canvas.shape[0]
+        network = self.denoiser
+        if latent:  # the embedding process: the prompt's clean embeddings, then the canvas's latents
+            network = self._latent_network(ids, cols, inputs.to(device))
         if self.label is None:
-            logits = self.denoiser(ids, keep).float()
+            logits = network(ids, keep).float()
         elif self.cfg_weight == 1.0:
-            logits = self.denoiser(ids, keep, torch.full((b,), self.label, device=device)).float()
+            logits = network(ids, keep, torch.full((b,), self.label, device=device)).float()
         else:
             null = len(self.denoiser.label_names)
             labels = torch.cat([torch.full((b,), self.label), torch.full((b,), null)]).to(device)
-            both = self.denoiser(
-                torch.cat([ids, ids]), None if keep is None else torch.cat([keep, keep]), labels
-            ).float()
+            both = network(torch.cat([ids, ids]), None if keep is None else torch.cat([keep, keep]), labels).float()
             logits = both[b:] + self.cfg_weight * (both[:b] - both[b:])
         if self.vocab_size is not None:
             logits = logits[..., : self.vocab_size]
@@ -146,6 +149,25 @@ class CanvasDenoiser:
         else:
             logits = logits.gather(1, cols.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
         return subs_log_probs(logits, canvas, self.denoiser.mask_token_id, self.banned)
+
+    def _latent_network(self, ids: torch.Tensor, cols: torch.Tensor | None, inputs: LatentCanvas):
+        """A stand-in for the denoiser's ``(ids, keep, labels) -> logits`` that reads latents: the clean
+        embeddings of ``ids`` with the canvas columns replaced by ``inputs.latents``, at time ``inputs.t``
+        (twice over for a batch doubled by classifier-free guidance)."""
+        net = self.denoiser.model
+        base = net.latent_embedding(ids)
+        z = inputs.latents.to(base.dtype)
+        if cols is None:
+            base = torch.cat([base[:, : base.shape[1] - z.shape[1]], z], dim=1)
+        else:
+            base = base.scatter(1, cols.unsqueeze(-1).expand(-1, -1, z.shape[-1]), z)
+
+        def forward(batch_ids, keep, labels=None):
+            repeat = batch_ids.shape[0] // base.shape[0]
+            latents, t = base.repeat(repeat, 1, 1), inputs.t.repeat(repeat)
+            return net.round_logits(net.predict_latent(latents, t, labels=labels, attention_mask=keep))
+
+        return forward
 
     def _apart(self, canvas: torch.Tensor) -> torch.Tensor:
         """Logits of a model that encodes the prefixes once (a KV cache, kept for the whole run) and denoises the

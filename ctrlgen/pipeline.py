@@ -29,6 +29,7 @@ from .model import DenoiserModel
 from .prompts import Prompt, check_room, normalize_prompts, prefix_for, prompt_text
 from .rewriting import pick_words, random_order, word_spans
 from .sampling import DEFAULT_SAMPLER, SAMPLERS_BY_PROCESS, Sampler, UniformSampler
+from .sampling.latent import LatentSampler
 from .schedules import schedule_from_name
 from .styles import REWRITE_STYLE_DEFAULTS, style_guide
 from .trajectory import TraceRecorder
@@ -269,14 +270,11 @@ class DiffusionLM:
         (and whose schedule defaults to the model's)."""
         given = {k: v for k, v in (("steps", steps), ("temperature", temperature), ("top_p", top_p)) if v is not None}
         process = self.denoiser.process_name
-        if process not in SAMPLERS_BY_PROCESS:
-            raise UnsupportedModelError(
-                f"this model was trained with the {process!r} process, which ctrlgen trains and validates but "
-                f"cannot sample from yet; samplers exist for: {', '.join(sorted(SAMPLERS_BY_PROCESS))}"
-            )
         table = SAMPLERS_BY_PROCESS[process]
+        if process == "embedding":
+            return self._latent_sampler(sampler, given, table)
         if isinstance(sampler, Sampler):
-            if isinstance(sampler, UniformSampler) != (process == "uniform"):
+            if isinstance(sampler, LatentSampler) or isinstance(sampler, UniformSampler) != (process == "uniform"):
                 raise UnknownSamplerError(
                     f"{type(sampler).__name__} does not sample the {process} process this model was trained with; "
                     f"its samplers: {', '.join(sorted(table))}"
@@ -297,6 +295,20 @@ class DiffusionLM:
         if isinstance(impl, UniformSampler) and impl.noise_ids is None:
             impl = dataclasses.replace(impl, noise_ids=self._noise_ids)
         return impl
+
+    def _latent_sampler(self, sampler, given: dict, table: dict) -> LatentSampler:
+        """The sampler of an embedding-process model: the clamped reverse process, with the model's embeddings
+        and Gaussian schedule (a :class:`LatentSampler` instance keeps its other settings)."""
+        tied = {"embeddings": self.denoiser.model.latent_embed.weight.detach(), "gaussian": self.schedule}
+        if isinstance(sampler, LatentSampler):
+            return dataclasses.replace(sampler, **given, **tied, schedule=None)
+        if isinstance(sampler, Sampler) or (sampler is not None and sampler not in table):
+            name = type(sampler).__name__ if isinstance(sampler, Sampler) else repr(sampler)
+            raise UnknownSamplerError(
+                f"{name} does not sample the embedding process this model was trained with; its samplers: "
+                f"{', '.join(sorted(table))}"
+            )
+        return table[sampler or DEFAULT_SAMPLER["embedding"]](**given, **tied)
 
     @cached_property
     def _noise_ids(self) -> torch.Tensor:

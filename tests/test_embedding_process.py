@@ -3,13 +3,14 @@ training through the same Lightning module with resume, and typed refusals."""
 
 import json
 import math
+import re
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctrlgen import InvalidArgumentError, TrainConfig, train
+from ctrlgen import InvalidArgumentError, Length, Regex, TrainConfig, train
 from ctrlgen.gaussian import GAUSSIAN_SCHEDULES, EmbeddingProcess, SqrtSchedule, timestep_features
 from tests.conftest import TINY, tiny_corpus
 
@@ -80,15 +81,51 @@ def test_embedding_model_trains_and_its_predictions_round_to_the_tokens(emb_run)
     assert right_low > 0.8 and right_low > right_high, (right_low, right_high)
 
 
-def test_sampling_an_embedding_model_is_refused_by_name(emb_run):
+@pytest.fixture(scope="module")
+def emb_lm(emb_run):
     import ctrlgen
-    from ctrlgen import UnsupportedModelError
 
-    lm = ctrlgen.load(emb_run)
-    with pytest.raises(UnsupportedModelError, match="'embedding' process"):
-        lm.generate(n=1, length=8, seed=0)
-    with pytest.raises(UnsupportedModelError, match="'embedding' process"):
-        lm.fill("the {3} .", seed=0)
+    return ctrlgen.load(emb_run)
+
+
+def test_an_embedding_model_generates_text_reproducibly(emb_lm):
+    texts = emb_lm.generate(n=3, length=16, seed=0, steps=12)
+    assert len(texts) == 3 and sum(len(t.split()) for t in texts) >= 3
+    assert texts == emb_lm.generate(n=3, length=16, seed=0, steps=12)
+    assert texts != emb_lm.generate(n=3, length=16, seed=1, steps=12)
+
+
+_WORDS = st.sampled_from(["the", "a", "[a-z]+", "[a-z]{2,5}", "(pub|restaurant|cafe)", "[0-9]", "(cheap)?"])
+
+
+@st.composite
+def _word_patterns(draw):
+    words = draw(st.lists(_WORDS, min_size=1, max_size=4))
+    tail = draw(st.sampled_from(["", r"\.", "( near the [a-z]+)?"]))
+    return " ".join(words) + tail
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pattern=_word_patterns(), words=st.integers(1, 8), seed=st.integers(0, 1000))
+def test_every_output_of_an_embedding_model_matches_its_regex_and_length(emb_lm, pattern, words, seed):
+    for text in emb_lm.generate(n=2, length=20, constraints=[Regex(pattern)], seed=seed, steps=8):
+        assert re.fullmatch(pattern, text), (pattern, text)
+    for text in emb_lm.generate(n=2, constraints=[Length(words=words)], seed=seed, steps=8):
+        assert len(text.split()) == words, (words, text)
+
+
+def test_templates_keep_their_literals_on_an_embedding_model(emb_lm):
+    for text in emb_lm.fill("the {3} is near the {2} .", n=2, seed=0, steps=6):
+        assert text.startswith("the ") and " is near the " in text and text.endswith(" ."), text
+
+
+def test_a_sampler_of_another_process_is_refused_by_name(emb_lm):
+    from ctrlgen import AncestralSampler, UnknownSamplerError
+
+    with pytest.raises(UnknownSamplerError, match="embedding process"):
+        emb_lm.generate(n=1, length=8, sampler="ancestral")
+    with pytest.raises(UnknownSamplerError, match="embedding process"):
+        emb_lm.generate(n=1, length=8, sampler=AncestralSampler())
 
 
 def test_embedding_training_resumes_from_its_checkpoint(corpus_file, tmp_path):

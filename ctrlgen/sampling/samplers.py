@@ -114,8 +114,18 @@ SAMPLERS_BY_PROCESS: dict[str, dict[str, type[Sampler]]] = {
     "uniform": {"entropy-bound": EntropyBoundSampler, "ancestral": UniformAncestralSampler},
 }
 
+
+def _register_latent() -> None:
+    # the embedding process's sampler builds on ConfidenceSampler (defined above): registered after it
+    from .latent import LatentSampler
+
+    SAMPLERS_BY_PROCESS["embedding"] = {"clamped": LatentSampler}
+
+
+_register_latent()
+
 #: What ``sampler=None`` means for each process (``rewrite`` prefers confidence order where it exists), unless the
 #: denoiser names its own (``Denoiser.default_sampler``: DiffusionGemma's is its published ``entropy-bound``).
 #: For ctrlgen's own uniform-noise models the default is ``ancestral``: ``entropy-bound`` accepts the end padding
 #: first (its entropy is lowest) and, right to left, writes empty texts (``benchmarks/processes.py``).
-DEFAULT_SAMPLER: dict[str, str] = {"masking": "ancestral", "uniform": "ancestral"}
+DEFAULT_SAMPLER: dict[str, str] = {"masking": "ancestral", "uniform": "ancestral", "embedding": "clamped"}
