@@ -1,4 +1,5 @@
-"""Masking against uniform noise: the same denoiser, data, tokenizer and training budget, two forward processes.
+"""Masking against uniform noise and Gaussian noise on embeddings: the same denoiser, data, tokenizer and
+training budget, three forward processes.
 
 Run by hand: ``python benchmarks/processes.py [--steps 1500]``. Results: ``benchmarks/results/processes.json``,
 ``benchmarks/results/processes.png``, quoted in the README.
@@ -6,15 +7,20 @@ Run by hand: ``python benchmarks/processes.py [--steps 1500]``. Results: ``bench
 * data: E2E restaurant descriptions (``../shared/data/e2e/devset.csv``), split by meaning representation: 90%
   of the MRs train both models, the other 10% are held out;
 * models: ctrlgen's own denoiser (hidden 128, 4 layers, 4 heads, feed-forward 512, a 2,048-token BPE trained
-  on the training split), trained with ``--process masking`` and ``--process uniform`` for the same steps,
-  batch, schedule, learning rate and seed;
-* validation bound: each run's own NELBO per token on the held-out split (both bound the negative
-  log-likelihood per token, so they compare);
-* sample quality against reverse steps (8, 16, 32, 64), with the ancestral sampler of each process (the default
-  of both) and DiffusionGemma's ``entropy-bound`` on the uniform model: 64 samples of 40 tokens,
+  on the training split), trained with ``--process masking``, ``--process uniform`` and ``--process embedding``
+  (16-dimensional embeddings, ``sqrt`` schedule; the others log-linear) for the same steps, batch, learning
+  rate and seed;
+* validation bound: each run's own bound on the negative log-likelihood per token on the held-out split (the
+  NELBO of the discrete processes, the continuous-time variational bound of the embedding process), so they
+  compare;
+* sample quality against reverse steps (8, 16, 32, 64), with the ancestral sampler of the discrete processes
+  (their default), DiffusionGemma's ``entropy-bound`` on the uniform model and the clamped reverse process on
+  the embedding model: 64 samples of 40 tokens,
   judged by an independent word trigram model (interpolated Kneser-Ney, fit on the training split's text):
   per-word perplexity (lower: more like the data; the held-out references score the reference value), and
-  distinct bigrams (share of unique word bigrams: collapse into repetition shows here); seconds per sample.
+  distinct bigrams (share of unique word bigrams: collapse into repetition shows here); seconds per sample;
+* hard constraints, with each process's default sampler at 32 steps: the share of 32 samples that hold exactly
+  12 words (``Length(words=12)``) and that match a pattern (``Regex``), which must be 100% for every process.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "e2e" / "devset.csv"
 OUT = ROOT / "benchmarks" / "results" / "processes.json"
 STEPS = (8, 16, 32, 64)
+PROCESSES = ("masking", "uniform", "embedding")
+#: (process, sampler) pairs whose samples are judged
+SAMPLED = (("masking", "ancestral"), ("uniform", "entropy-bound"), ("uniform", "ancestral"), ("embedding", "clamped"))
+PATTERN = r"[A-Z][a-z]+( [a-z]+){3,8} (pub|restaurant|coffee shop)\."
 SHAPE = dict(vocab_size=2048, d_model=128, n_layers=4, n_heads=4, d_ff=512, dropout=0.1)
 
 
@@ -126,7 +136,7 @@ def train_both(train_file: Path, out: Path, steps: int, seed: int) -> dict[str, 
     from ctrlgen import TrainConfig, train
 
     runs = {}
-    for process in ("masking", "uniform"):
+    for process in PROCESSES:
         done = out / process / "training.json"
         if done.exists() and json.loads(done.read_text())["latest"].get("global_step", 0) >= steps:
             runs[process] = out / process
@@ -156,6 +166,23 @@ def judge_samples(lm, judge: TrigramJudge, sampler: str, steps: int, n: int, see
     }
 
 
+def constraint_satisfaction(lm, n: int, seed: int) -> dict:
+    """Shares of ``n`` samples (the model's default sampler, 32 steps) that hold their hard constraint."""
+    import re
+
+    from ctrlgen import Length, Regex
+
+    words = lm.generate(n=n, constraints=[Length(words=12)], steps=32, seed=seed, batch_size=16)
+    start = time.perf_counter()
+    pattern = lm.generate(n=n, constraints=[Regex(PATTERN)], steps=32, seed=seed, batch_size=16)
+    return {
+        "length_12_words": sum(len(t.split()) == 12 for t in words) / n,
+        "regex": sum(bool(re.fullmatch(PATTERN, t)) for t in pattern) / n,
+        "regex_s_per_sample": round((time.perf_counter() - start) / n, 4),
+        "examples": {"length": words[:2], "regex": pattern[:2]},
+    }
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -171,7 +198,7 @@ def plot(result: dict, path: Path) -> None:
     ax.set_xticks(list(STEPS), [str(s) for s in STEPS])
     ax.set_xlabel("reverse steps")
     ax.set_ylabel("trigram-judge perplexity (lower is better)")
-    ax.set_title("Masking vs uniform noise, same model and budget")
+    ax.set_title("Three forward processes, same model and budget")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -184,7 +211,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--runs", default=None,
-        help="keep the trained runs in this directory (masking/, uniform/); runs already trained there are reused",
+        help="keep the trained runs in this directory (one per process); runs already trained there are reused",
     )  # fmt: skip
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
@@ -204,13 +231,16 @@ def main() -> None:
         result["train_seconds"] = {p: trained[p].get("train_seconds_this_run") for p in runs}
         result["parameters"] = {p: trained[p].get("parameters") for p in runs}
         samples = {}
-        for process, sampler in (("masking", "ancestral"), ("uniform", "entropy-bound"), ("uniform", "ancestral")):
+        for process, sampler in SAMPLED:
             lm = ctrlgen.load(runs[process])
             samples[f"{process} / {sampler}"] = {
                 str(s): judge_samples(lm, judge, sampler, s, args.samples, args.seed) for s in STEPS
             }
             print(process, sampler, {s: v["judge_ppl"] for s, v in samples[f"{process} / {sampler}"].items()})
         result["samples"] = samples
+        result["constraints"] = {p: constraint_satisfaction(ctrlgen.load(runs[p]), 32, args.seed) for p in PROCESSES}
+        shares = {p: {k: v for k, v in c.items() if k != "examples"} for p, c in result["constraints"].items()}
+        print(json.dumps(shares))
     result["wall_s"] = round(time.time() - start, 1)
     from adapters import git_state, machine
 
