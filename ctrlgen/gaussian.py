@@ -13,8 +13,9 @@ Training minimises Diffusion-LM's ``L_simple`` plus its rounding term: the squar
 embedding, and the cross-entropy of rounding the clean embedding (noised to the first step) to its token,
 which keeps the learned embeddings apart so they never collapse to one point. Validation reports the
 variational bound on ``-log p(w)`` per token in nats, in continuous time (Kingma et al. 2021, "Variational
-Diffusion Models", eq. 17): the rounding cross-entropy at ``t_min``, the diffusion term
-``-1/2 * SNR'(t) * ||x - x_hat||^2`` averaged over ``t`` in ``[t_min, 1]``, and the prior's KL at ``t = 1``.
+Diffusion Models", eq. 17): the rounding cross-entropy at ``t_min``, the diffusion term, the integral of
+``-1/2 * SNR'(t) * ||x - x_hat||^2`` over ``t`` in ``[t_min, 1]`` (estimated with times drawn uniformly in
+``log(1 + SNR)``, which keeps its variance low), and the prior's KL at ``t = 1``.
 With the embeddings deterministic given the token, this bounds the same quantity as the masking NELBO, so the
 two processes compare on one scale.
 """
@@ -62,6 +63,22 @@ class GaussianSchedule:
         """``d SNR / dt`` (negative: the signal-to-noise ratio falls with time)."""
         a = self.abar(t)
         return self.dabar(t) / (1.0 - a) ** 2
+
+    def log1p_snr(self, t: torch.Tensor) -> torch.Tensor:
+        """``u(t) = log(1 + SNR(t)) = -log(1 - abar(t))``, falling from its largest value at ``t = 0``."""
+        return -torch.log1p(-self.abar(t))
+
+    def time_at(self, u: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+        """The time in ``[lo, hi]`` where ``log1p_snr`` equals ``u`` (bisection: it is monotone for every
+        schedule, clamps included, and 60 halvings reach float64 resolution)."""
+        a = torch.full_like(u, lo, dtype=torch.float64)
+        b = torch.full_like(u, hi, dtype=torch.float64)
+        u = u.double()
+        for _ in range(60):
+            mid = 0.5 * (a + b)
+            above = self.log1p_snr(mid) > u  # still too early: the answer lies later
+            a, b = torch.where(above, mid, a), torch.where(above, b, mid)
+        return (0.5 * (a + b)).float()
 
 
 @dataclass(frozen=True)
@@ -195,12 +212,21 @@ class EmbeddingProcess:
         labels: torch.Tensor | None = None,
         noisable: torch.Tensor | None = None,
     ) -> DiffusionLoss:
-        """The continuous-time variational bound on ``-log p(w)`` per scored token, in nats (one Monte-Carlo
-        draw of ``t`` per row over ``[t_min, 1]``): rounding + diffusion + prior terms."""
-        t = self.sample_times(x0.shape[0], generator, x0.device)
+        """The continuous-time variational bound on ``-log p(w)`` per scored token, in nats: rounding + diffusion
+        + prior terms, one Monte-Carlo draw per row.
+
+        The diffusion term ``int -1/2 SNR'(t) ||x - x_hat||^2 dt`` is estimated with times drawn uniformly in
+        ``u = log(1 + SNR)`` rather than in ``t``: then it reads ``(u_max - u_min) * E_u[1/2 (1 + SNR) ||x -
+        x_hat||^2]``, and since a good denoiser's error shrinks like ``1 / (1 + SNR)`` the draws are about
+        equal; drawn uniformly in ``t``, the weight grows without limit towards ``t_min`` and a few draws there
+        decide the estimate."""
+        u_hi = float(self.schedule.log1p_snr(torch.tensor([self.t_min], dtype=torch.float64)))
+        u_lo = float(self.schedule.log1p_snr(torch.tensor([1.0], dtype=torch.float64)))
+        u = u_lo + (u_hi - u_lo) * antithetic_times(x0.shape[0], 0.0, generator).double()
+        t = self.schedule.time_at(u, self.t_min, 1.0).to(x0.device)
         emb, sq_err, round_ce, hat_ce, scored = self._terms(model, x0, t, generator, labels, noisable)
-        # E_t over [t_min, 1] of -1/2 SNR'(t) ||x - x_hat||^2, times the interval's length
-        weight = (-0.5 * self.schedule.dsnr(t).to(sq_err.device) * (1.0 - self.t_min))[:, None]
+        one_plus_snr = torch.exp(u).float().to(sq_err.device)
+        weight = (0.5 * (u_hi - u_lo) * one_plus_snr)[:, None]
         a1 = self.schedule.abar(torch.ones(1, device=emb.device))
         mean_sq = (emb.float() ** 2).sum(-1)
         d = emb.shape[-1]

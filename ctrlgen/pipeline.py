@@ -56,6 +56,18 @@ def _split_constraints(constraints: Sequence[Constraint]) -> tuple[list[Constrai
     return [c for c in items if not isinstance(c, Style)], [c for c in items if isinstance(c, Style)]
 
 
+def _latent_styles(impl: LatentSampler, fn, guides: Sequence[Guide]) -> tuple[LatentSampler, list[Guide]]:
+    """On an embedding-process model ``Style`` guides the latents (gradient ascent through the soft rounding,
+    :mod:`ctrlgen.sampling.latent_guidance`) instead of reweighting token distributions."""
+    from .sampling.latent_guidance import LatentStyleGuidance
+
+    styles = [g for g in guides if isinstance(g, StyleGuide)]
+    if not styles or not hasattr(fn, "_log_probs"):
+        return impl, list(guides)
+    others = [g for g in guides if not isinstance(g, StyleGuide)]
+    return dataclasses.replace(impl, latent_guidance=LatentStyleGuidance(fn, styles)), others
+
+
 def _check_seed(seed: object) -> int:
     if seed is None:
         return torch.seed() % 2**62
@@ -342,6 +354,8 @@ class DiffusionLM:
         impl = self._sampler(sampler, steps, temperature, top_p)
         generator = torch.Generator().manual_seed(_check_seed(seed))
         fn = denoise or self.denoise
+        if isinstance(impl, LatentSampler):
+            impl, guides = _latent_styles(impl, fn, guides)
         conditioned = getattr(self.denoiser, "self_conditioned", False) and hasattr(fn, "self_conditioning")
         if conditioned:
             guides = [*guides, SelfConditioning(fn, impl.temperature_at)]  # last: it passes on what every guide made

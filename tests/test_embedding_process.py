@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ctrlgen import InvalidArgumentError, Length, Regex, TrainConfig, train
 from ctrlgen.gaussian import GAUSSIAN_SCHEDULES, EmbeddingProcess, SqrtSchedule, timestep_features
 from tests.conftest import TINY, tiny_corpus
+from tests.test_style import price_classifier  # noqa: F401  (a fixture: a tiny cheap/expensive classifier)
 
 EMB = {**TINY, "process": "embedding"}
 
@@ -29,6 +30,26 @@ def test_schedules_fall_from_signal_to_noise_with_their_derivative(name, t):
     assert schedule.abar(tt + 0.01).item() < schedule.abar(tt).item()
     assert schedule.dsnr(tt).item() < 0
     assert schedule.abar(torch.tensor([0.0])).item() > 0.98 and schedule.abar(torch.tensor([1.0])).item() < 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(GAUSSIAN_SCHEDULES))
+def test_the_bounds_time_change_integrates_the_diffusion_weight(name):
+    # The bound draws u = log(1 + SNR) uniformly and weighs by (1 + SNR)/2 (u_max - u_min): for any error curve
+    # e(t) that must integrate -1/2 SNR'(t) e(t) over [t_min, 1], as a fine grid in t does.
+    schedule, t_min = GAUSSIAN_SCHEDULES[name](), 1e-3
+    grid = torch.linspace(t_min, 1.0, 400_001, dtype=torch.float64)
+
+    def error(t):
+        return 3.0 * t + 0.5 * torch.sin(7 * t) ** 2  # any smooth error curve
+
+    direct = torch.trapezoid(-0.5 * schedule.dsnr(grid) * error(grid), grid)
+    u_hi = float(schedule.log1p_snr(torch.tensor([t_min], dtype=torch.float64)))
+    u_lo = float(schedule.log1p_snr(torch.tensor([1.0], dtype=torch.float64)))
+    u = torch.linspace(u_lo, u_hi, 200_001, dtype=torch.float64)
+    t = schedule.time_at(u, t_min, 1.0).double()
+    assert torch.allclose(schedule.log1p_snr(t), u, rtol=1e-4, atol=1e-4)  # time_at inverts log1p_snr
+    by_u = (u_hi - u_lo) * (0.5 * torch.exp(u) * error(t)).mean()
+    assert by_u.item() == pytest.approx(direct.item(), rel=2e-3)
 
 
 def test_corruption_keeps_fixed_positions_and_has_the_schedules_variance():
@@ -154,3 +175,28 @@ def test_embedding_process_options_are_checked_by_name(tmp_path, overrides, matc
 def test_a_masking_schedule_name_that_does_not_exist_is_refused(tmp_path):
     with pytest.raises(InvalidArgumentError, match="unknown noise schedule"):
         TrainConfig(data=["x.txt"], out=str(tmp_path), schedule="sqrt")
+
+
+def test_style_gradients_on_the_latents_move_the_classifier_both_ways(emb_lm, price_classifier):  # noqa: F811
+    from ctrlgen import Style
+
+    kw = dict(n=24, length=16, seed=0, steps=10)
+    plain = emb_lm.generate(**kw)
+    # scale 0 computes nothing: exactly the unguided samples
+    assert emb_lm.generate(constraints=[Style(price_classifier, "cheap", scale=0.0)], **kw) == plain
+
+    def p_cheap(texts):
+        return price_classifier.predict_proba(texts)[:, 1].mean().item()
+
+    cheap = emb_lm.generate(constraints=[Style(price_classifier, "cheap", scale=4.0)], **kw)
+    dear = emb_lm.generate(constraints=[Style(price_classifier, "expensive", scale=4.0)], **kw)
+    assert p_cheap(cheap) > p_cheap(plain) > p_cheap(dear), (p_cheap(cheap), p_cheap(plain), p_cheap(dear))
+
+
+def test_style_on_latents_keeps_hard_constraints_exact(emb_lm, price_classifier):  # noqa: F811
+    from ctrlgen import Style
+
+    pattern = r"the [a-z]+ is (cheap|expensive)( [a-z]+)*"
+    style = Style(price_classifier, "cheap", scale=4.0)
+    for text in emb_lm.generate(n=4, length=16, constraints=[Regex(pattern), style], seed=1, steps=8):
+        assert re.fullmatch(pattern, text), text

@@ -64,6 +64,8 @@ class LatentSampler(ConfidenceSampler):
 
     embeddings: torch.Tensor | None = None
     gaussian: GaussianSchedule | None = None
+    #: ``(canvas, z, t, free, var) -> z``: gradient guidance on the latents (``Style`` on this process), or None
+    latent_guidance: object | None = None
     _z: torch.Tensor | None = field(default=None, repr=False)
     _clamp: torch.Tensor | None = field(default=None, repr=False)
     _t: float = field(default=1.0, repr=False)
@@ -84,6 +86,7 @@ class LatentSampler(ConfidenceSampler):
         emb = self.embeddings.to(x.device)
         clean = emb[x.clamp(0, emb.shape[0] - 1)]  # committed positions: their token's embedding
         shape = tuple(clean.shape)
+        var = 1.0
         if self._z is None or step == 0 or self._z.shape != clean.shape:
             z = torch.randn(shape, generator=generator, dtype=torch.float64).to(clean)  # the prior at t = 1
         else:
@@ -96,8 +99,11 @@ class LatentSampler(ConfidenceSampler):
             noise = torch.randn(shape, generator=generator, dtype=torch.float64).to(clean)
             z = mean + var**0.5 * noise
         z = torch.where(free[..., None], z, clean)
+        times = torch.full((x.shape[0],), t, dtype=torch.float32, device=x.device)
+        if self.latent_guidance is not None:
+            z = self.latent_guidance(x, z, times, free, var)
         self._z, self._t = z, t
-        return LatentCanvas(z, torch.full((x.shape[0],), t, dtype=torch.float32, device=x.device))
+        return LatentCanvas(z, times)
 
     def step(self, state: StepState, guides=()) -> StepOutput:
         # the clamp for the next step: the likeliest token the guided distribution allows at a free position,
