@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ctrlgen-installed
 
-.PHONY: install demo test lint corpus default-model autoregressive bench
+.PHONY: install demo test lint corpus default-model autoregressive embedding-model bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -43,6 +43,10 @@ default-model: corpus
 
 autoregressive: corpus
 	$(VENV)/bin/ctrlgen train --config configs/autoregressive.json $(RESUME)
+
+# The same shape, data and steps with Gaussian noise on embeddings (the embedding process, Diffusion-LM)
+embedding-model: corpus
+	$(VENV)/bin/ctrlgen train --config configs/embedding.json $(RESUME)
 
 bench: $(STAMP)
 	$(PY) benchmarks/sampling_speed.py
