@@ -147,8 +147,8 @@ class DenoiserModel(PreTrainedModel):
         distance to each token's embedding (tied), so the likeliest token is the nearest one, as a Gaussian
         around each embedding says (a plain dot product would favour embeddings of large norm)."""
         self._require_latents()
-        weight = self.latent_embed.weight
-        return 2.0 * F.linear(latents, weight) - (weight * weight).sum(-1) - (latents * latents).sum(-1, keepdim=True)
+        weight, z = self.latent_embed.weight.float(), latents.float()  # a difference of squares: float32
+        return 2.0 * F.linear(z, weight) - (weight * weight).sum(-1) - (z * z).sum(-1, keepdim=True)
 
     def predict_latent(
         self,
@@ -165,7 +165,8 @@ class DenoiserModel(PreTrainedModel):
         length = latents.shape[1]
         if length > self.config.max_canvas:
             raise ValueError(f"canvas of {length} tokens exceeds the model's max_canvas={self.config.max_canvas}")
-        x = self.latent_in(latents) + self.time_mlp(timestep_features(t, self.config.d_model))[:, None, :]
+        time = timestep_features(t, self.config.d_model).to(latents.dtype)
+        x = self.latent_in(latents) + self.time_mlp(time)[:, None, :]
         return self.latent_out(self._trunk(x, labels, attention_mask, 0, length))
 
     @property

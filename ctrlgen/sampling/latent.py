@@ -87,7 +87,9 @@ class LatentSampler(ConfidenceSampler):
         clean = emb[x.clamp(0, emb.shape[0] - 1)]  # committed positions: their token's embedding
         shape = tuple(clean.shape)
         var = 1.0
-        if self._z is None or step == 0 or self._z.shape != clean.shape:
+        if step > 0 and (self._z is None or self._z.shape != clean.shape):
+            raise RuntimeError("LatentSampler: the canvas changed shape between steps (it cannot be trimmed)")
+        if step == 0:
             z = torch.randn(shape, generator=generator, dtype=torch.float64).to(clean)  # the prior at t = 1
         else:
             # the Gaussian posterior q(z_s | z_t, x0 = clamp) from the last step's time to this one's

@@ -5,12 +5,18 @@ positions' latents ``z`` towards what the style classifiers want:
 
     maximise   sum_k scale_k * log p_k(target_k | soft rounding of x_hat(z))  -  fluency / 2 * ||z - z_0||^2 / var
 
-where ``z_0`` is the draw of the reverse process at this step and ``var`` its variance (``1 - abar(t)``): the
-second term is the log-density of the reverse step, so the latents stay where the model would have put them,
-only tilted (Li et al. 2022, sec. 5.2, "fluency" term). The classifier reads the *soft rounding*: the rounding
-distribution of the predicted clean embeddings, as a relaxed one-hot canvas, the same input the classifier's
-gradient is taken through for a masked model. A committed position is a point mass and does not move. With
-every scale 0 nothing is computed and the latents are exactly the unguided ones.
+where ``z_0`` is the draw of the reverse process at this step and ``var`` the variance of that step's Gaussian
+posterior: the second term is the log-density of the reverse step, so the latents stay where the model would
+have put them, only tilted (Li et al. 2022, sec. 5.2, "fluency" term). Each ascent step is preconditioned by
+``var`` (``z += lr * var * gradient``, as classifier guidance shifts a Gaussian step's mean by its covariance
+times the gradient): the fluency pull is then ``lr * fluency`` of the distance whatever the step's variance, so
+the iteration is stable (it diverges for ``lr * fluency / var > 2`` without it, and late steps' variances are
+tiny), and the classifier's push shrinks as the reverse steps grow surer.
+
+The classifier reads the *soft rounding*: the rounding distribution of the predicted clean embeddings (under the
+run's label, the mask token excluded), as a relaxed one-hot canvas, the same input the classifier's gradient is
+taken through for a masked model. A committed position is a point mass and does not move. With every scale 0
+nothing is computed and the latents are exactly the unguided ones.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ class LatentStyleGuidance:
     denoise: object
     styles: Sequence
     steps: int = 3
-    lr: float = 0.1
+    lr: float = 0.5
     fluency: float = 1.0
 
     @property
@@ -70,7 +76,7 @@ class LatentStyleGuidance:
                     objective = objective + guide.scale * logits.log_softmax(-1)[:, guide.target].sum().to(z.device)
                 objective = objective - 0.5 * self.fluency * (((z - prior) ** 2) * moving).sum() / max(var, 1e-6)
             (grad,) = torch.autograd.grad(objective, z)
-            z = (z + self.lr * grad * moving).detach()
+            z = (z + self.lr * var * grad * moving).detach()
         return z
 
     def _soft_rounding(self, canvas: torch.Tensor, z: torch.Tensor, t: torch.Tensor, free: torch.Tensor):
@@ -78,16 +84,20 @@ class LatentStyleGuidance:
         committed token's one-hot elsewhere; differentiable in ``z`` (no in-place step on the way)."""
         fn = self.denoise
         ids, keep, cols = fn._assemble(canvas)
-        logits = fn._latent_network(ids, cols, LatentCanvas(z, t))(ids, keep).float()
+        labels = None if fn.label is None else torch.full((canvas.shape[0],), fn.label, device=canvas.device)
+        logits = fn._latent_network(ids, cols, LatentCanvas(z, t))(ids, keep, labels).float()
         if fn.vocab_size is not None:
             logits = logits[..., : fn.vocab_size]
         if cols is None:
             logits = logits[:, logits.shape[1] - canvas.shape[1] :]
         else:
             logits = logits.gather(1, cols.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+        banned = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
         if fn.banned is not None:
-            banned = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
             banned[fn.banned.to(logits.device)] = True
-            logits = logits.masked_fill(banned, float("-inf"))
+        mask_id = fn.denoiser.mask_token_id
+        if mask_id is not None and 0 <= mask_id < logits.shape[-1]:
+            banned[mask_id] = True  # never data: SUBS gives it no mass either
+        logits = logits.masked_fill(banned, float("-inf"))
         one_hot = torch.nn.functional.one_hot(canvas.clamp(0, logits.shape[-1] - 1), logits.shape[-1]).to(logits)
         return torch.where(free[..., None], logits.softmax(-1), one_hot)
