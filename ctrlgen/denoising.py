@@ -142,13 +142,16 @@ class CanvasDenoiser:
             labels = torch.cat([torch.full((b,), self.label), torch.full((b,), null)]).to(device)
             both = network(torch.cat([ids, ids]), None if keep is None else torch.cat([keep, keep]), labels).float()
             logits = both[b:] + self.cfg_weight * (both[:b] - both[b:])
+        logits = self._canvas_columns(logits, canvas, cols)
+        return subs_log_probs(logits, canvas, self.denoiser.mask_token_id, self.banned)
+
+    def _canvas_columns(self, logits: torch.Tensor, canvas: torch.Tensor, cols: torch.Tensor | None) -> torch.Tensor:
+        """The logits of the canvas positions (``cols`` from :meth:`_assemble`), cut to the tokenizer's vocabulary."""
         if self.vocab_size is not None:
             logits = logits[..., : self.vocab_size]
         if cols is None:
-            logits = logits[:, logits.shape[1] - canvas.shape[1] :]
-        else:
-            logits = logits.gather(1, cols.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
-        return subs_log_probs(logits, canvas, self.denoiser.mask_token_id, self.banned)
+            return logits[:, logits.shape[1] - canvas.shape[1] :]
+        return logits.gather(1, cols.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
 
     def _latent_network(self, ids: torch.Tensor, cols: torch.Tensor | None, inputs: LatentCanvas):
         """A stand-in for the denoiser's ``(ids, keep, labels) -> logits`` that reads latents: the clean

@@ -200,9 +200,7 @@ class EmbeddingProcess:
         ``nll_masked`` is the cross-entropy of rounding the *predicted* embedding: what sampling will read."""
         t = self.sample_times(x0.shape[0], generator, x0.device)
         emb, sq_err, round_ce, hat_ce, scored = self._terms(model, x0, t, generator, labels, noisable)
-        n = max(int(scored.sum()), 1)
-        per_token = sq_err / emb.shape[-1] + round_ce
-        return DiffusionLoss(loss=(per_token * scored).sum() / n, nll_masked=(hat_ce * scored).sum() / n, n_tokens=n)
+        return _averaged(sq_err / emb.shape[-1] + round_ce, hat_ce, scored)
 
     def bound(
         self,
@@ -231,6 +229,10 @@ class EmbeddingProcess:
         mean_sq = (emb.float() ** 2).sum(-1)
         d = emb.shape[-1]
         prior_kl = 0.5 * (a1 * mean_sq + d * (1.0 - a1) - d - d * torch.log(1.0 - a1))  # KL(q(z_1|x) || N(0, I))
-        per_token = round_ce + weight * sq_err + prior_kl
-        n = max(int(scored.sum()), 1)
-        return DiffusionLoss(loss=(per_token * scored).sum() / n, nll_masked=(hat_ce * scored).sum() / n, n_tokens=n)
+        return _averaged(round_ce + weight * sq_err + prior_kl, hat_ce, scored)
+
+
+def _averaged(per_token: torch.Tensor, hat_ce: torch.Tensor, scored: torch.Tensor) -> DiffusionLoss:
+    """Both objectives' per-token terms (and the rounding cross-entropy) averaged over the scored positions."""
+    n = max(int(scored.sum()), 1)
+    return DiffusionLoss(loss=(per_token * scored).sum() / n, nll_masked=(hat_ce * scored).sum() / n, n_tokens=n)

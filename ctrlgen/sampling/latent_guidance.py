@@ -86,12 +86,7 @@ class LatentStyleGuidance:
         ids, keep, cols = fn._assemble(canvas)
         labels = None if fn.label is None else torch.full((canvas.shape[0],), fn.label, device=canvas.device)
         logits = fn._latent_network(ids, cols, LatentCanvas(z, t))(ids, keep, labels).float()
-        if fn.vocab_size is not None:
-            logits = logits[..., : fn.vocab_size]
-        if cols is None:
-            logits = logits[:, logits.shape[1] - canvas.shape[1] :]
-        else:
-            logits = logits.gather(1, cols.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+        logits = fn._canvas_columns(logits, canvas, cols)
         banned = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
         if fn.banned is not None:
             banned[fn.banned.to(logits.device)] = True
