@@ -20,7 +20,10 @@ Run by hand: ``python benchmarks/processes.py [--steps 1500]``. Results: ``bench
   per-word perplexity (lower: more like the data; the held-out references score the reference value), and
   distinct bigrams (share of unique word bigrams: collapse into repetition shows here); seconds per sample;
 * hard constraints, with each process's default sampler at 32 steps: the share of 32 samples that hold exactly
-  12 words (``Length(words=12)``) and that match a pattern (``Regex``), which must be 100% for every process.
+  12 words (``Length(words=12)``) and that match a pattern (``Regex``), which must be 100% for every process;
+* style control, masking against embedding (``benchmarks/process_style.py``): two more runs of the same shape
+  and budget on the review sentences, one sentiment classifier, rewrites of held-out negative sentences and
+  guided generation judged by VADER and MiniLM (``benchmarks/results/processes-style.png``).
 """
 
 from __future__ import annotations
@@ -132,11 +135,14 @@ def distinct_bigrams(texts: list[str]) -> float:
     return len(set(grams)) / max(len(grams), 1)
 
 
-def train_both(train_file: Path, out: Path, steps: int, seed: int) -> dict[str, Path]:
+def train_runs(
+    train_file: Path, out: Path, steps: int, seed: int, processes=PROCESSES, label_column: str | None = None
+) -> dict[str, Path]:
+    """One run per process on ``train_file``, all alike but for the process; runs already trained are reused."""
     from ctrlgen import TrainConfig, train
 
     runs = {}
-    for process in PROCESSES:
+    for process in processes:
         done = out / process / "training.json"
         if done.exists() and json.loads(done.read_text())["latest"].get("global_step", 0) >= steps:
             runs[process] = out / process
@@ -145,7 +151,7 @@ def train_both(train_file: Path, out: Path, steps: int, seed: int) -> dict[str, 
         cfg = TrainConfig(
             data=[str(train_file)], out=str(out / process), process=process, canvas_length=48, max_canvas=64,
             batch_size=32, lr=2e-3, warmup_steps=100, max_steps=steps, val_every=steps, val_fraction=0.1,
-            seed=seed, accelerator="auto", progress=False, **SHAPE,
+            seed=seed, accelerator="auto", progress=False, label_column=label_column, **SHAPE,
         )  # fmt: skip
         start = time.time()
         runs[process] = train(cfg)
@@ -214,6 +220,14 @@ def main() -> None:
         help="keep the trained runs in this directory (one per process); runs already trained there are reused",
     )  # fmt: skip
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument(
+        "--style-sentences", type=int, default=100, help="held-out negative reviews to rewrite (0: no style part)"
+    )
+    parser.add_argument("--style-samples", type=int, default=64, help="texts generated per style target and scale")
+    parser.add_argument(
+        "--start-times", type=float, nargs="*", default=[0.3, 0.6],
+        help="SDEdit start times of the embedding model's rewrites, beside its default",
+    )  # fmt: skip
     args = parser.parse_args()
     import ctrlgen
 
@@ -224,7 +238,7 @@ def main() -> None:
         runs_dir = Path(args.runs) if args.runs else Path(tmp) / "runs"
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(train_texts) + "\n", encoding="utf-8")
-        runs = train_both(train_file, runs_dir, args.steps, args.seed)
+        runs = train_runs(train_file, runs_dir, args.steps, args.seed)
         result = {"training_steps": args.steps, "shape": SHAPE, "reference_ppl": round(judge.perplexity(held), 2)}
         trained = {p: json.loads((runs[p] / "training.json").read_text())["latest"] for p in runs}
         result["validation_bound"] = {p: trained[p].get("val_loss") for p in runs}
@@ -241,6 +255,13 @@ def main() -> None:
         result["constraints"] = {p: constraint_satisfaction(ctrlgen.load(runs[p]), 32, args.seed) for p in PROCESSES}
         shares = {p: {k: v for k, v in c.items() if k != "examples"} for p, c in result["constraints"].items()}
         print(json.dumps(shares))
+        if args.style_sentences:
+            from process_style import style_control
+
+            result["style"] = style_control(
+                DATA.parents[1], runs_dir, Path(tmp), args.steps, args.style_sentences, args.style_samples,
+                args.seed, args.start_times, train_runs,
+            )  # fmt: skip
     result["wall_s"] = round(time.time() - start, 1)
     from adapters import git_state, machine
 
@@ -248,6 +269,10 @@ def main() -> None:
     out = Path(args.out)
     out.write_text(json.dumps(result, indent=2) + "\n")
     plot(result, out.with_suffix(".png"))
+    if "style" in result:
+        from process_style import plot_style
+
+        plot_style(result["style"], out.with_name(out.stem + "-style.png"))
     print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))
 
 

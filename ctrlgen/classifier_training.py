@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from .data import TextSource, _CanvasCollator, _read_source, split_texts
+from .data import TextSource, _CanvasCollator, _read_source, read_labelled_texts, split_texts
 from .errors import DataError
 from .guidance.classifier import StyleClassifier, StyleClassifierConfig, StyleClassifierModel
 from .guidance.lexical import WordJudge
@@ -28,7 +28,8 @@ __all__ = ["ClassifierTrainConfig", "read_labelled", "train_classifier", "Classi
 
 def read_labelled(spec: str, label_column: str | None = None) -> list[tuple[str, str]]:
     """(text, label) pairs from a folder of ``*.<label>`` files (``sentiment.dev.0`` -> label ``0``), a single
-    such file, or a CSV with a text column and ``label_column``."""
+    such file, or a CSV or JSONL file with a text column and ``label_column`` (JSONL records without a label are
+    left out: the corpus a conditional denoiser trains on may mix labelled and unlabelled text)."""
     path = Path(spec)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lstrip(".").isalnum())
@@ -46,6 +47,11 @@ def read_labelled(spec: str, label_column: str | None = None) -> list[tuple[str,
         if text_col is None:
             raise DataError(f"{path}: no text column (text, ref or sentence)")
         pairs = [(r[text_col].strip(), r[label_column].strip()) for r in rows if r[text_col].strip()]
+    elif path.suffix.lower() == ".jsonl" and path.is_file():
+        if not label_column:
+            raise DataError(f"{path}: a JSONL file needs --label-column")
+        texts, labels = read_labelled_texts([TextSource(str(path))], label_column)
+        pairs = [(t, label) for t, label in zip(texts, labels) if label]
     elif path.is_file():
         pairs = [(t, path.suffix.lstrip(".")) for t in _read_source(TextSource(str(path)))]
     else:

@@ -41,6 +41,8 @@ AUTO = "auto"
 #: The measured best rewrite settings (README, "Style rewriting"): best-of-16, classifier-free weight 3.
 REWRITE_BEST_OF = 16
 REWRITE_CFG_WEIGHT = 3.0
+#: where an embedding model's rewrite starts the re-noised words (SDEdit's t0), measured in benchmarks/processes.py
+REWRITE_START_TIME = 1.0
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 
@@ -321,6 +323,16 @@ class DiffusionLM:
                 f"{', '.join(sorted(table))}"
             )
         return table[sampler or DEFAULT_SAMPLER["embedding"]](**given, **tied)
+
+    def _latent_start(self, sampler, start_time: float, start_tokens: torch.Tensor) -> LatentSampler:
+        """The embedding model's sampler (``sampler``: None, its name or an instance), starting at ``start_time``
+        from ``start_tokens`` (SDEdit)."""
+        if isinstance(sampler, LatentSampler):
+            return dataclasses.replace(sampler, start_time=start_time, start_tokens=start_tokens, schedule=None)
+        table = SAMPLERS_BY_PROCESS["embedding"]
+        if sampler is not None and (isinstance(sampler, Sampler) or sampler not in table):
+            return self._latent_sampler(sampler, {}, table)  # raises the typed error naming the samplers
+        return table[sampler or DEFAULT_SAMPLER["embedding"]](start_time=start_time, start_tokens=start_tokens)
 
     @cached_property
     def _noise_ids(self) -> torch.Tensor:
@@ -604,6 +616,7 @@ class DiffusionLM:
         label: str | None = AUTO,
         cfg_weight: float | None = None,
         best_of: int | None = None,
+        start_time: float | None = None,
         progress: bool = False,
     ) -> list[str]:
         """Rewrite ``text``: re-noise a ``strength`` fraction of its tokens and denoise them under guidance.
@@ -638,6 +651,11 @@ class DiffusionLM:
             likely to have the target style, judged on the finished text by
             :meth:`~guidance.classifier.StyleClassifier.judge_log_proba` (with the classifier's word judge
             when it has one). Needs a ``Style``. Default: 16 with a ``Style``, else 1.
+        start_time:
+            Only for a model of the embedding process: the re-noised words start from their own embeddings noised
+            to this time in (0, 1] (SDEdit), and the reverse process runs from there; lower keeps more of the
+            source's meaning at those words, 1 starts them from pure noise. Default
+            ``REWRITE_START_TIME``, measured in ``benchmarks/processes.py``.
 
         The defaults (strength 0.2, a ``Style`` at scale 4 with top-k 16, the label and weight 3 above,
         best-of-16) are the best settings measured with the shipped model (README, "Style benchmark"): about
@@ -702,6 +720,15 @@ class DiffusionLM:
         if hard:
             plan = plan_constraints(hard, self.vocabulary, length, self.denoiser.max_length)
             guides.insert(0, plan.guide)
+        if self.denoiser.process_name == "embedding":
+            start = torch.full_like(canvas, -1)
+            start[:, : len(source)] = source
+            sampler = self._latent_start(sampler, REWRITE_START_TIME if start_time is None else start_time, start)
+        elif start_time is not None:
+            raise InvalidArgumentError(
+                f"start_time applies to models of the embedding process; this one is of the "
+                f"{self.denoiser.process_name} process, whose rewrite re-masks the chosen words"
+            )
         tokens = self.sample_tokens(
             canvas, sampler, steps, temperature, top_p, guides + styles, base_seed, progress, denoise
         )

@@ -200,3 +200,62 @@ def test_style_on_latents_keeps_hard_constraints_exact(emb_lm, price_classifier)
     style = Style(price_classifier, "cheap", scale=4.0)
     for text in emb_lm.generate(n=4, length=16, constraints=[Regex(pattern), style], seed=1, steps=8):
         assert re.fullmatch(pattern, text), text
+
+
+def test_a_rewrite_started_near_its_source_keeps_more_of_it(emb_lm):
+    src = tiny_corpus(1, seed=11)[0]
+    ids = emb_lm.tokenizer(src, add_special_tokens=False)["input_ids"]
+
+    def kept(start_time):
+        outs = emb_lm.rewrite(src, strength=0.5, n=12, seed=0, start_time=start_time, steps=10)
+        same = [emb_lm.tokenizer(o, add_special_tokens=False)["input_ids"] == ids for o in outs]
+        return sum(same)
+
+    near, far = kept(0.01), kept(1.0)
+    assert near >= far + 3, (near, far)
+
+
+def test_the_sdedit_start_noises_the_start_tokens_by_the_schedule():
+    from ctrlgen.gaussian import SqrtSchedule
+    from ctrlgen.sampling.latent import LatentSampler
+
+    emb = torch.randn(10, 4, generator=torch.Generator().manual_seed(0))
+    x = torch.tensor([[9, 9, 3]])  # 9 plays the mask token; position 2 is committed
+    start = torch.tensor([[2, -1, 5]])
+    sampler = LatentSampler(steps=4, embeddings=emb, gaussian=SqrtSchedule(), start_time=0.25, start_tokens=start)
+    free = x == 9
+    canvas = sampler.network_input(x, free, 0, torch.Generator().manual_seed(1))
+    noise = torch.randn((1, 3, 4), generator=torch.Generator().manual_seed(1), dtype=torch.float64).float()
+    a = float(SqrtSchedule().abar(torch.tensor(0.25, dtype=torch.float64)))
+    assert torch.allclose(canvas.latents[0, 0], a**0.5 * emb[2] + (1 - a) ** 0.5 * noise[0, 0], atol=1e-5)
+    assert torch.allclose(canvas.latents[0, 1], noise[0, 1])  # no start token: the prior
+    assert torch.equal(canvas.latents[0, 2], emb[3])  # committed: its clean embedding
+    assert float(canvas.t[0]) == 0.25
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.5, float("nan"), True, "0.5"])
+def test_a_start_time_outside_zero_one_is_refused_by_name(emb_lm, bad):
+    with pytest.raises(InvalidArgumentError, match="start_time"):
+        emb_lm.rewrite("the pub is cheap", start_time=bad)
+
+
+def test_start_time_is_refused_for_a_masking_model(tiny_lm):
+    with pytest.raises(InvalidArgumentError, match="start_time applies to models of the embedding process"):
+        tiny_lm.rewrite("the pub is cheap", start_time=0.5)
+
+
+def test_the_latent_sampler_may_commit_nothing_early_and_commits_everything_by_the_end(emb_lm):
+    from ctrlgen.sampling.latent import LatentSampler
+
+    canvas = torch.full((2, 40), emb_lm.mask_token_id)
+    counts = []
+
+    class Counting(LatentSampler):
+        def step(self, state, guides=()):
+            out = super().step(state, guides)
+            counts.append(int(out.committed.sum()))
+            return out
+
+    tokens = emb_lm.sample_tokens(canvas, Counting(), steps=64, seed=0)
+    assert counts[0] == 0 and 0 in counts[:8]  # abar barely rises over the first steps
+    assert not (tokens == emb_lm.mask_token_id).any() and sum(counts) == 80

@@ -407,3 +407,17 @@ def test_rewrite_defaults_are_the_measured_recipe():
     assert default == recipe
     plain = lm.rewrite(source, constraints=[Style("sentiment", "positive")], n=2, seed=0, label=None, best_of=1)
     assert plain != default
+
+
+def test_a_classifier_reads_the_labels_of_a_jsonl_corpus(tmp_path):
+    from ctrlgen import DataError
+    from ctrlgen.classifier_training import read_labelled
+
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"text": "good", "s": "pos"}\n{"text": "plain"}\n{"text": "bad", "s": "neg"}\n')
+    assert read_labelled(str(path), "s") == [("good", "pos"), ("bad", "neg")]  # the unlabelled record is left out
+    with pytest.raises(DataError, match="needs --label-column"):
+        read_labelled(str(path))
+    path.write_text('{"text": "good", "s": "pos"}\n{"text": "plain"}\n')
+    with pytest.raises(DataError, match="at least two labels"):
+        read_labelled(str(path), "s")

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..errors import InvalidArgumentError
 from ..gaussian import GaussianSchedule
 from ..guidance.interface import Guide, StepOutput, StepState
-from .samplers import ConfidenceSampler
+from .samplers import ConfidenceSampler, _top_k_mask
 
 __all__ = ["LatentCanvas", "LatentSampler", "SignalSchedule"]
 
@@ -45,9 +46,11 @@ class SignalSchedule:
     are then committed as the signal emerges, few while the latents are mostly noise."""
 
     gaussian: GaussianSchedule
+    #: the time the run starts from: the loop's time ``u`` in [0, 1] is the schedule's ``start_time * u``
+    start_time: float = 1.0
 
     def alpha(self, t: torch.Tensor) -> torch.Tensor:
-        return self.gaussian.abar(t)
+        return self.gaussian.abar(self.start_time * t)
 
 
 @dataclass
@@ -60,10 +63,17 @@ class LatentSampler(ConfidenceSampler):
         ``(V, D)`` the model's token embeddings (its rounding targets).
     gaussian:
         The model's noise schedule.
+    start_time, start_tokens:
+        Where the reverse process starts (SDEdit, Meng et al. 2022): at ``start_time`` in (0, 1], with the
+        free positions' latents drawn from ``q(z_t | x0)`` around the embeddings of ``start_tokens`` (``(B, L)``,
+        a token id per position, -1 for none: such a position starts from ``N(0, I)``). A rewrite starts
+        there from its source; ``start_time=1`` with no tokens is plain generation from the prior.
     """
 
     embeddings: torch.Tensor | None = None
     gaussian: GaussianSchedule | None = None
+    start_time: float = 1.0
+    start_tokens: torch.Tensor | None = None
     #: ``(canvas, z, t, free, var) -> z``: gradient guidance on the latents (``Style`` on this process), or None
     latent_guidance: object | None = None
     _z: torch.Tensor | None = field(default=None, repr=False)
@@ -72,8 +82,12 @@ class LatentSampler(ConfidenceSampler):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if isinstance(self.start_time, bool) or not isinstance(self.start_time, (int, float)):
+            raise InvalidArgumentError(f"start_time must be a number in (0, 1], got {self.start_time!r}")
+        if not (0 < self.start_time <= 1):
+            raise InvalidArgumentError(f"start_time must be in (0, 1], got {self.start_time!r}")
         if self.gaussian is not None and self.schedule is None:
-            self.schedule = SignalSchedule(self.gaussian)
+            self.schedule = SignalSchedule(self.gaussian, float(self.start_time))
 
     def _abar(self, t: float) -> float:
         return float(self.gaussian.abar(torch.tensor([t], dtype=torch.float64)))
@@ -82,7 +96,7 @@ class LatentSampler(ConfidenceSampler):
         if self.embeddings is None or self.gaussian is None:
             raise ValueError("LatentSampler needs the model's embeddings and schedule")
         num_steps = self.total_steps(x.shape[1])
-        t = 1.0 - step / num_steps
+        t = self.start_time * (1.0 - step / num_steps)
         emb = self.embeddings.to(x.device)
         clean = emb[x.clamp(0, emb.shape[0] - 1)]  # committed positions: their token's embedding
         shape = tuple(clean.shape)
@@ -91,6 +105,8 @@ class LatentSampler(ConfidenceSampler):
             raise RuntimeError("LatentSampler: the canvas changed shape between steps (it cannot be trimmed)")
         if step == 0:
             z = torch.randn(shape, generator=generator, dtype=torch.float64).to(clean)  # the prior at t = 1
+            if self.start_tokens is not None:
+                z = self._start_latents(z, x, emb, t)
         else:
             # the Gaussian posterior q(z_s | z_t, x0 = clamp) from the last step's time to this one's
             a_t, a_s = self._abar(self._t), self._abar(t)
@@ -106,6 +122,29 @@ class LatentSampler(ConfidenceSampler):
             z = self.latent_guidance(x, z, times, free, var)
         self._z, self._t = z, t
         return LatentCanvas(z, times)
+
+    def _start_latents(self, noise: torch.Tensor, x: torch.Tensor, emb: torch.Tensor, t: float) -> torch.Tensor:
+        """SDEdit's start: ``sqrt(abar) * e(token) + sqrt(1 - abar) * noise`` where a start token is given."""
+        start = self.start_tokens.to(x.device)
+        if start.shape != x.shape:
+            raise InvalidArgumentError(
+                f"start_tokens must have the canvas's shape {tuple(x.shape)}, got {tuple(start.shape)}"
+            )
+        given = (start >= 0) & (start < emb.shape[0])
+        a = self._abar(t)
+        noised = a**0.5 * emb[start.clamp(0, emb.shape[0] - 1)].to(noise) + (1 - a) ** 0.5 * noise
+        return torch.where(given[..., None], noised, noise)
+
+    def _select_in(self, candidate_probs: torch.Tensor, eligible: torch.Tensor, frac: float) -> torch.Tensor:
+        # As many as the signal gained says, rounded, and none when that rounds to zero: unlike a masked model's
+        # step, a step that commits nothing still moves the latents, and the masking samplers' minimum of one
+        # would round the first positions from near-noise predictions. Measured on the processes benchmark's
+        # embedding model (64 samples, trigram-judge perplexity at 64 steps): 70 without the minimum, 119 with
+        # it; equal at 16 and 32 steps, where every step's share already rounds to one or more. The last step's
+        # share is 1, so every position is committed by the end.
+        n = eligible.sum(-1)
+        k = torch.where(n > 0, (n.double() * frac).round().long(), n)
+        return _top_k_mask(candidate_probs, eligible, k)
 
     def step(self, state: StepState, guides=()) -> StepOutput:
         # the clamp for the next step: the likeliest token the guided distribution allows at a free position,
