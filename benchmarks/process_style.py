@@ -6,10 +6,11 @@ Gaussian noise on embeddings, the same denoiser shape, data, tokenizer, training
   one sentiment classifier over their shared tokenizer; the held-out negatives are the rewrite sources;
 * rewrite towards positive, at strength 0.2 (rewrite's default), three ways: ``unguided`` (scale 0, no label,
   one draw), ``classifier`` (``Style`` alone, one draw), ``defaults`` (``rewrite(text, [Style(clf, "positive")])``:
-  classifier, classifier-free guidance and best-of-16); on the embedding model also ``defaults`` started from
-  the source's noised embeddings at each SDEdit ``start_time``;
-* generation towards each label: ``generate`` with ``Style(clf, target)`` at scale 0 and at generation's default
-  scale;
+  classifier, classifier-free guidance and best-of-16, and on the embedding model SDEdit's start at
+  ``REWRITE_START_TIME``); on the embedding model also ``defaults`` with other start times;
+* generation towards each label: ``generate(length=GENERATE_LENGTH)`` with ``Style(clf, target)`` at scale 0 and
+  at generation's default scale (a fixed canvas of about two review sentences: at 64 tokens, the default, these
+  small embedding models round most canvases to end padding and write empty texts);
 * judges the guidance never saw, as in ``benchmarks/style.py``: VADER (compound >= 0.05 positive, <= -0.05
   negative) and the cosine similarity of all-MiniLM-L6-v2 sentence embeddings to the source; seconds per output.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 STYLE_PROCESSES = ("masking", "embedding")
 STRENGTH = 0.2
+GENERATE_LENGTH = 24
 
 
 def write_reviews(data_dir: Path, path: Path) -> tuple[Path, list[str]]:
@@ -79,9 +81,12 @@ def rewrite_rows(lm, classifier, sources: list[str], judges: Judges, start_times
         ("defaults", {"constraints": [Style(classifier, "positive")]}),
     ]
     if lm.denoiser.process_name == "embedding":
+        from ctrlgen.pipeline import REWRITE_START_TIME
+
         procedures += [
-            (f"defaults, start_time {t}", {"constraints": [Style(classifier, "positive")], "start_time": t})
+            (f"defaults but start_time {t}", {"constraints": [Style(classifier, "positive")], "start_time": t})
             for t in start_times
+            if t != REWRITE_START_TIME
         ]
     rows = []
     for name, kwargs in procedures:
@@ -107,7 +112,7 @@ def generation_rows(lm, classifier, n: int, judges: Judges, seed: int) -> list[d
         for scale in (0.0, None):
             style = Style(classifier, target) if scale is None else Style(classifier, target, scale=scale)
             start = time.perf_counter()
-            texts = lm.generate(n=n, constraints=[style], seed=seed, batch_size=16)
+            texts = lm.generate(n=n, length=GENERATE_LENGTH, constraints=[style], seed=seed, batch_size=16)
             row = {
                 "target": target,
                 "scale": "default" if scale is None else scale,
@@ -136,7 +141,10 @@ def style_control(data_dir: Path, runs_dir: Path, tmp: Path, steps: int, sentenc
     )
     judges = Judges()
     sources = negatives[:sentences]
-    result = {"sentences": len(sources), "strength": STRENGTH, "generated": samples}
+    from ctrlgen.pipeline import REWRITE_START_TIME
+
+    result = {"sentences": len(sources), "strength": STRENGTH, "generated": samples, "length": GENERATE_LENGTH}
+    result["default_start_time"] = REWRITE_START_TIME
     result["source_vader_positive_pct"] = judges.share(sources, "positive")
     trained = {p: json.loads((runs[p] / "training.json").read_text())["latest"] for p in runs}
     result["validation_bound"] = {p: trained[p].get("val_loss") for p in runs}
@@ -162,7 +170,7 @@ def plot_style(style: dict, path: Path) -> None:
         ax.scatter([r["minilm_similarity"] for r in rows], [r["vader_positive_pct"] for r in rows], marker=marker,
                    label=process)  # fmt: skip
         for r in rows:
-            ax.annotate(r["rewrite"].replace("defaults, ", ""), (r["minilm_similarity"], r["vader_positive_pct"]),
+            ax.annotate(r["rewrite"].replace("defaults but ", ""), (r["minilm_similarity"], r["vader_positive_pct"]),
                         fontsize=7, xytext=(3, 3), textcoords="offset points")  # fmt: skip
     ax.set_xlabel("MiniLM similarity to the source (higher keeps more meaning)")
     ax.set_ylabel("VADER positive, % of rewrites")

@@ -225,7 +225,7 @@ def main() -> None:
     )
     parser.add_argument("--style-samples", type=int, default=64, help="texts generated per style target and scale")
     parser.add_argument(
-        "--start-times", type=float, nargs="*", default=[0.3, 0.6],
+        "--start-times", type=float, nargs="*", default=[0.3, 0.8, 1.0],
         help="SDEdit start times of the embedding model's rewrites, beside its default",
     )  # fmt: skip
     args = parser.parse_args()

@@ -143,6 +143,11 @@ def _add_train(sub) -> None:
     p.add_argument("--cfg-dropout", type=float, default=None, help="share of examples trained without label")
     p.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoints/last.ckpt")
     p.add_argument("--init-from", default=None, help="fine-tune: start from this model directory's weights")
+    p.add_argument(
+        "--tokenizer",
+        default=None,
+        help="use this model directory's tokenizer ('default': the shipped model's, whose classifiers then apply)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
     p.add_argument("--fast-dev-run", action="store_true", default=None, help="one batch of each loop, no export")
 

@@ -160,6 +160,10 @@ class TrainConfig:
     #: a LLaDA- or Dream-style checkpoint); its architecture and schedule replace the model fields above. New
     #: labels (CFG) start as the base's "no label", so training starts from the base model's predictions.
     init_from: str | None = None
+    #: a fresh model's tokenizer: that of this ctrlgen model directory ("default": the shipped model) instead of
+    #: one trained on the data (``vocab_size`` is then the tokenizer's). A model sharing a tokenizer shares its
+    #: classifiers: with "default", ``Style("sentiment", ...)`` guides the new model with the shipped classifier.
+    tokenizer: str | None = None
     trust_remote_code: bool = False  #: with init_from: let a LLaDA/Dream-style checkpoint's own code run
     progress: bool = True
     fast_dev_run: bool = False
@@ -226,6 +230,10 @@ class TrainConfig:
             raise InvalidArgumentError(
                 f"training option objective must be 'diffusion' or 'autoregressive', got {self.objective!r}"
             )
+        if self.tokenizer is not None and self.init_from:
+            raise InvalidArgumentError(
+                "tokenizer and init_from both name the run's tokenizer: a fine-tune keeps its base model's"
+            )
         if self.objective == "autoregressive" and (self.process not in (None, "masking") or self.init_from):
             raise InvalidArgumentError(
                 "objective 'autoregressive' trains ctrlgen's own network from scratch: no process, no init_from"
@@ -253,7 +261,26 @@ def _load_or_train_tokenizer(cfg: TrainConfig, out: Path, train_texts: list[str]
 
     if cfg.resume and (out / "tokenizer.json").exists():
         return PreTrainedTokenizerFast.from_pretrained(out)
+    if cfg.tokenizer is not None:
+        return _borrowed_tokenizer(cfg.tokenizer)
     return train_tokenizer(train_texts, vocab_size=cfg.vocab_size)
+
+
+def _borrowed_tokenizer(where: str):
+    """The tokenizer of a ctrlgen model directory (``"default"``: the shipped model), checked for the special
+    tokens a ctrlgen denoiser needs."""
+    from transformers import PreTrainedTokenizerFast
+
+    from .pipeline import DEFAULT_MODEL_DIR
+
+    path = DEFAULT_MODEL_DIR if where == "default" else Path(where)
+    if not (path / "tokenizer.json").is_file():
+        raise ModelNotFoundError(f"tokenizer: no tokenizer.json in {str(path)!r} (give a ctrlgen model directory)")
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(path)
+    missing = [name for name in ("mask_token", "pad_token") if getattr(tokenizer, name) is None]
+    if missing:
+        raise InvalidArgumentError(f"tokenizer {str(path)!r} has no {' or '.join(missing)}: a denoiser needs both")
+    return tokenizer
 
 
 def _load_base(path: str, trust_remote_code: bool) -> Denoiser:

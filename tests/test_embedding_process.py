@@ -259,3 +259,24 @@ def test_the_latent_sampler_may_commit_nothing_early_and_commits_everything_by_t
     tokens = emb_lm.sample_tokens(canvas, Counting(), steps=64, seed=0)
     assert counts[0] == 0 and 0 in counts[:8]  # abar barely rises over the first steps
     assert not (tokens == emb_lm.mask_token_id).any() and sum(counts) == 80
+
+
+def test_a_run_on_the_shipped_tokenizer_takes_the_shipped_classifier(corpus_file, tmp_path, emb_lm):
+    import ctrlgen
+    from ctrlgen import CtrlgenError, ModelNotFoundError, Style
+    from ctrlgen.pipeline import DEFAULT_MODEL_DIR
+
+    style = Style("sentiment", "positive", scale=2.0)
+    with pytest.raises(CtrlgenError, match="tokenizer"):  # its own tokenizer: the shipped classifier cannot read it
+        emb_lm.generate(n=1, length=8, constraints=[style], steps=4)
+    cfg = {**EMB, "data": [str(corpus_file)], "max_steps": 20, "val_every": 10, "accelerator": "cpu"}
+    run = train(TrainConfig(out=str(tmp_path / "run"), tokenizer="default", **cfg))
+    assert (run / "tokenizer.json").read_bytes() == (DEFAULT_MODEL_DIR / "tokenizer.json").read_bytes()
+    lm = ctrlgen.load(run)
+    assert lm.denoiser.model.config.vocab_size == len(lm.tokenizer) > EMB["vocab_size"]  # the tokenizer's, not 400
+    texts = lm.generate(n=2, length=8, constraints=[style, Length(words=3)], steps=6, seed=0)
+    assert all(len(t.split()) == 3 for t in texts)
+    with pytest.raises(ModelNotFoundError, match="no tokenizer.json"):
+        train(TrainConfig(out=str(tmp_path / "x"), tokenizer=str(tmp_path / "nowhere"), **cfg))
+    with pytest.raises(InvalidArgumentError, match="tokenizer and init_from"):
+        TrainConfig(out=str(tmp_path / "y"), tokenizer="default", init_from=str(run), data=[str(corpus_file)])
