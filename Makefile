@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ctrlgen-installed
 
-.PHONY: install demo test lint corpus default-model autoregressive embedding-model bench
+.PHONY: install demo test lint corpus default-model autoregressive embedding-model embedding-small bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -47,6 +47,11 @@ autoregressive: corpus
 # The same shape, data and steps with Gaussian noise on embeddings (the embedding process, Diffusion-LM)
 embedding-model: corpus
 	$(VENV)/bin/ctrlgen train --config configs/embedding.json $(RESUME)
+
+# A small embedding-process model (about 1M parameters, minutes on a CPU) on the same corpus and the shipped
+# model's tokenizer, so the shipped sentiment classifier guides it: runs/emb
+embedding-small: corpus
+	$(VENV)/bin/ctrlgen train --config configs/embedding-small.json $(RESUME)
 
 bench: $(STAMP)
 	$(PY) benchmarks/sampling_speed.py

@@ -188,6 +188,12 @@ def _add_rewrite(sub) -> None:
         "--best-of", type=int, default=None, help="candidates per rewrite, the best kept (default 16 with --style)"
     )
     p.add_argument("--saliency-temperature", type=float, default=0.5, help="0: always the most salient words")
+    p.add_argument(
+        "--start-time",
+        type=float,
+        default=None,
+        help="embedding-process models: start the re-noised words from their embeddings noised to this time (SDEdit)",
+    )
     p.add_argument("--model", default=None)
     p.add_argument("-n", type=int, default=3)
     p.add_argument("--seed", type=int, default=None)
@@ -217,6 +223,7 @@ def _rewrite(args: argparse.Namespace) -> None:
         cfg_weight=args.cfg_weight,
         best_of=args.best_of,
         saliency_temperature=args.saliency_temperature,
+        start_time=args.start_time,
         progress=_progress(args),
     ):
         print(text.replace("\n", "\\n"))

@@ -50,6 +50,8 @@ CASES = [
     (["train", "--max-steps", "0", "--data", "x.txt"], "max_steps"),
     (["export", "--checkpoint", "missing.ckpt", "--run", ".", "--out", "x"], "no such checkpoint"),
     (["rewrite", "good food", "--style", "sentiment"], "CLASSIFIER=LABEL"),
+    (["rewrite", "good food", "--start-time", "0.5"], "start_time applies to models of the embedding process"),
+    (["train", "--data", "x.txt", "--tokenizer", "default", "--init-from", "m"], "tokenizer and init_from"),
 ]
 
 

@@ -280,3 +280,15 @@ def test_a_run_on_the_shipped_tokenizer_takes_the_shipped_classifier(corpus_file
         train(TrainConfig(out=str(tmp_path / "x"), tokenizer=str(tmp_path / "nowhere"), **cfg))
     with pytest.raises(InvalidArgumentError, match="tokenizer and init_from"):
         TrainConfig(out=str(tmp_path / "y"), tokenizer="default", init_from=str(run), data=[str(corpus_file)])
+
+
+def test_the_cli_rewrites_with_an_embedding_model(emb_run, capsys):
+    from ctrlgen.cli import main
+
+    src = tiny_corpus(1, seed=11)[0]
+    argv = ["rewrite", src, "--model", str(emb_run), "-n", "2", "--seed", "0", "--strength", "0.3"]
+    assert main([*argv, "--start-time", "0.4"]) in (0, None)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(line.strip() for line in lines)
+    assert main([*argv, "--start-time", "2"]) == 2
+    assert "start_time must be in (0, 1]" in capsys.readouterr().err
