@@ -131,7 +131,9 @@ class StyleClassifier:
         if len(tokenizer) != self.model.config.vocab_size or (mine and mine != theirs):
             raise ClassifierMismatchError(
                 f"classifier {self.name!r} was built for another tokenizer (vocabulary {self.model.config.vocab_size}, "
-                f"fingerprint {mine}) than the model's (vocabulary {len(tokenizer)}, fingerprint {theirs})"
+                f"fingerprint {mine}) than the model's (vocabulary {len(tokenizer)}, fingerprint {theirs}); train a "
+                "classifier on the model's tokenizer (`ctrlgen train-classifier --tokenizer MODEL_DIR`), or the model "
+                "on the classifier's (`ctrlgen train --tokenizer default` for the shipped classifiers)"
             )
 
     @torch.no_grad()
