@@ -1,0 +1,497 @@
+"""Regular languages of byte strings as deterministic automata, with the algebra JSON Schema needs.
+
+A regex cannot say "this and that" (``allOf``), "exactly one of these" (``oneOf``) or "anything but this"
+(``not``); automata can: intersection, union and difference are products, complement flips the accepting states.
+This module is a small exact toolkit for them at the byte level, the level a tokenizer's tokens are read at
+(:mod:`.vocabulary`), so a language built here can be turned into any model's token automaton:
+
+* :class:`NFA`: a scratch builder with byte-range edges and empty moves (Thompson's construction);
+* :class:`DFA`: a ``(S, 256)`` next-state table (``-1``: dead), an accepting mask and start state 0, built by
+  subset construction over *byte classes* (bytes that no edge tells apart move together) and minimised by
+  Moore's partition refinement, so equal languages get equal automata;
+* operations: concatenation, union, repetition (through the NFA), intersection, difference and complement
+  (products), emptiness, inclusion and a shortest member;
+* :func:`utf8_sequences`: a range of code points as sequences of byte ranges, so character classes are exact
+  on bytes (surrogates, which UTF-8 cannot encode, are left out).
+
+Every construction takes a state budget and raises :class:`~ctrlgen.constraints.ConstraintTooLargeError` past it:
+a subset construction can grow exponentially, and a user's schema must get an error, not a hang.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..constraints.errors import ConstraintTooLargeError
+
+__all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT"]
+
+DEFAULT_BYTE_STATE_BUDGET = 100_000
+MAX_CODE_POINT = 0x10FFFF
+_SURROGATES = (0xD800, 0xDFFF)
+
+
+# -- UTF-8 -------------------------------------------------------------------------------------------------------
+
+
+def utf8_sequences(lo: int, hi: int) -> list[list[tuple[int, int]]]:
+    """The code points ``lo..hi`` (inclusive; surrogates left out) as UTF-8 byte-range sequences: a string of
+    bytes encodes one of them iff it matches one sequence, each byte in its range. The sequences are disjoint."""
+    if lo > hi:
+        return []
+    out: list[list[tuple[int, int]]] = []
+    for a, b in _plain_pieces(max(lo, 0), min(hi, MAX_CODE_POINT)):
+        out.extend(_split(a, b))
+    return out
+
+
+def _plain_pieces(lo: int, hi: int) -> Iterable[tuple[int, int]]:
+    """``lo..hi`` cut where the encoded length changes and around the surrogates."""
+    cuts = [(0, 0x7F), (0x80, 0x7FF), (0x800, _SURROGATES[0] - 1), (_SURROGATES[1] + 1, 0xFFFF)]
+    cuts.append((0x10000, MAX_CODE_POINT))
+    for a, b in cuts:
+        if max(a, lo) <= min(b, hi):
+            yield max(a, lo), min(b, hi)
+
+
+def _split(a: int, b: int) -> list[list[tuple[int, int]]]:
+    """Sequences for ``a..b``, which encode to the same length: split until every byte position ranges
+    independently (the continuation bytes of the lower end start at their minimum, of the upper end end at
+    their maximum)."""
+    n = len(chr(a).encode("utf-8"))
+    for i in range(1, n):
+        m = (1 << (6 * i)) - 1
+        if (a & ~m) != (b & ~m):
+            if a & m:
+                return _split(a, a | m) + _split((a | m) + 1, b)
+            if (b & m) != m:
+                return _split(a, (b & ~m) - 1) + _split(b & ~m, b)
+    ea, eb = chr(a).encode("utf-8"), chr(b).encode("utf-8")
+    return [[(ea[k], eb[k]) for k in range(n)]]
+
+
+# -- NFA -----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NFA:
+    """A nondeterministic automaton under construction: states are integers, edges carry a byte range.
+
+    Build fragments with the methods below, then :meth:`determinize` from a start state to a set of final
+    states."""
+
+    edges: list[list[tuple[int, int, int]]] = field(default_factory=list)  #: per state: (lo, hi, target)
+    #: per state: (target, kind) of zero-width moves: 0 always, 1 only at the start of the text (``^``), 2 only at
+    #: its end (``$``: nothing can be read after it)
+    empty: list[list[tuple[int, int]]] = field(default_factory=list)
+
+    def state(self) -> int:
+        self.edges.append([])
+        self.empty.append([])
+        return len(self.edges) - 1
+
+    def add(self, src: int, lo: int, hi: int, dst: int) -> None:
+        if not (0 <= lo <= hi <= 255):
+            raise ValueError(f"byte range {lo}..{hi} out of 0..255")
+        self.edges[src].append((lo, hi, dst))
+
+    def add_empty(self, src: int, dst: int) -> None:
+        self.empty[src].append((dst, 0))
+
+    def add_begin(self, src: int, dst: int) -> None:
+        """A zero-width move taken only at the start of the text (``^``)."""
+        self.empty[src].append((dst, 1))
+
+    def add_end(self, src: int, dst: int) -> None:
+        """A zero-width move taken only at the end of the text (``$``)."""
+        self.empty[src].append((dst, 2))
+
+    def add_bytes(self, src: int, data: bytes, dst: int) -> None:
+        """A path from ``src`` to ``dst`` reading exactly ``data`` (an empty move when it is empty)."""
+        if not data:
+            self.add_empty(src, dst)
+            return
+        q = src
+        for k, byte in enumerate(data):
+            nxt = dst if k == len(data) - 1 else self.state()
+            self.add(q, byte, byte, nxt)
+            q = nxt
+
+    def add_sequences(self, src: int, sequences: Iterable[Sequence[tuple[int, int]]], dst: int) -> None:
+        """Paths from ``src`` to ``dst`` reading one byte per range of a sequence (:func:`utf8_sequences`)."""
+        for seq in sequences:
+            q = src
+            for k, (lo, hi) in enumerate(seq):
+                nxt = dst if k == len(seq) - 1 else self.state()
+                self.add(q, lo, hi, nxt)
+                q = nxt
+
+    def add_dfa(self, dfa: DFA) -> tuple[int, list[int]]:
+        """A copy of ``dfa``'s states in this NFA: its start state and its accepting states."""
+        base = len(self.edges)
+        for _ in range(dfa.num_states):
+            self.state()
+        for s in range(dfa.num_states):
+            row = dfa.table[s]
+            b = 0
+            while b < 256:
+                t = int(row[b])
+                e = b
+                while e + 1 < 256 and row[e + 1] == t:
+                    e += 1
+                if t >= 0:
+                    self.add(base + s, b, e, base + t)
+                b = e + 1
+        return base, [base + int(s) for s in np.flatnonzero(dfa.accept)]
+
+    def _closure(self, items: Iterable[tuple[int, bool]], at_start: bool) -> frozenset[tuple[int, bool]]:
+        """Every (state, ended) reachable by zero-width moves; ``ended``: a ``$`` was passed, nothing more may
+        be read."""
+        seen = set(items)
+        todo = list(seen)
+        while todo:
+            q, ended = todo.pop()
+            for r, kind in self.empty[q]:
+                if kind == 1 and not at_start:
+                    continue
+                nxt = (r, ended or kind == 2)
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return frozenset(seen)
+
+    def determinize(self, start: int, finals: Iterable[int], budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
+        """The minimal DFA of the language from ``start`` to any of ``finals``."""
+        finals = set(finals)
+        cuts = np.zeros(257, dtype=bool)
+        cuts[0] = cuts[256] = True
+        for out in self.edges:
+            for lo, hi, _ in out:
+                cuts[lo] = cuts[hi + 1] = True
+        byte_class = np.cumsum(cuts[:256]) - 1  # bytes between two cuts share every edge
+        reps = np.flatnonzero(cuts[:256])  # the first byte of each class
+        # per NFA state and class, the targets
+        moves: list[dict[int, list[int]]] = []
+        for out in self.edges:
+            per: dict[int, list[int]] = {}
+            for lo, hi, dst in out:
+                for c in range(int(byte_class[lo]), int(byte_class[hi]) + 1):
+                    per.setdefault(c, []).append(dst)
+            moves.append(per)
+        first = self._closure([(start, False)], at_start=True)
+        index = {first: 0}
+        sets = [first]
+        rows: list[np.ndarray] = []
+        i = 0
+        while i < len(sets):
+            current = sets[i]
+            row = np.full(len(reps), -1, dtype=np.int64)
+            targets: dict[int, set[int]] = {}
+            for q, ended in current:
+                if ended:
+                    continue
+                for c, dsts in moves[q].items():
+                    targets.setdefault(c, set()).update(dsts)
+            for c, dsts in targets.items():
+                nxt = self._closure([(d, False) for d in dsts], at_start=False)
+                j = index.get(nxt)
+                if j is None:
+                    if len(sets) >= budget:
+                        raise ConstraintTooLargeError(
+                            f"a byte automaton grew past its budget of {budget:,} states while being determinised"
+                        )
+                    j = index[nxt] = len(sets)
+                    sets.append(nxt)
+                row[c] = j
+            rows.append(row)
+            i += 1
+        by_class = np.stack(rows) if rows else np.full((1, len(reps)), -1, dtype=np.int64)
+        table = by_class[:, byte_class].astype(np.int32)
+        accept = np.array([any(q in finals for q, _ in s) for s in sets], dtype=bool)
+        return DFA(table, accept).minimized()
+
+
+# -- DFA -----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DFA:
+    """A deterministic automaton over bytes: ``table[s, b]`` is the next state (``-1``: no way on), state 0 the
+    start, ``accept`` the accepting states. Build with :meth:`NFA.determinize`, :meth:`literal`,
+    :meth:`of_sequences` and the operations below; each returns a minimal automaton."""
+
+    table: np.ndarray
+    accept: np.ndarray
+
+    # -- construction ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def empty(cls) -> DFA:
+        """The empty language."""
+        return cls(np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool))
+
+    @classmethod
+    def literal(cls, data: bytes) -> DFA:
+        """Exactly ``data``."""
+        n = len(data)
+        table = np.full((n + 1, 256), -1, dtype=np.int32)
+        for k, byte in enumerate(data):
+            table[k, byte] = k + 1
+        accept = np.zeros(n + 1, dtype=bool)
+        accept[n] = True
+        return cls(table, accept)
+
+    @classmethod
+    def of_sequences(cls, sequences: Iterable[Sequence[tuple[int, int]]]) -> DFA:
+        """One string per byte-range sequence (a character class, with :func:`utf8_sequences`)."""
+        nfa = NFA()
+        s, f = nfa.state(), nfa.state()
+        nfa.add_sequences(s, sequences, f)
+        return nfa.determinize(s, [f])
+
+    @classmethod
+    def code_points(cls, ranges: Iterable[tuple[int, int]]) -> DFA:
+        """One character (UTF-8) from the inclusive code point ranges."""
+        return cls.of_sequences(seq for lo, hi in ranges for seq in utf8_sequences(lo, hi))
+
+    @classmethod
+    def any_text(cls) -> DFA:
+        """Every well-formed UTF-8 string."""
+        return cls.code_points([(0, MAX_CODE_POINT)]).star()
+
+    # -- queries ---------------------------------------------------------------------------------------------
+
+    @property
+    def num_states(self) -> int:
+        return int(self.table.shape[0])
+
+    def accepts(self, data: bytes) -> bool:
+        q = 0
+        for byte in data:
+            q = int(self.table[q, byte])
+            if q < 0:
+                return False
+        return bool(self.accept[q])
+
+    def is_empty(self) -> bool:
+        return self.shortest() is None
+
+    def shortest(self) -> bytes | None:
+        """A shortest accepted string (the smallest bytes first), None when the language is empty."""
+        back: dict[int, tuple[int, int]] = {0: (-1, -1)}
+        todo = deque([0])
+        while todo:
+            q = todo.popleft()
+            if self.accept[q]:
+                out = bytearray()
+                while back[q][0] >= 0:
+                    q, byte = back[q]
+                    out.append(byte)
+                return bytes(reversed(out))
+            for byte in range(256):
+                r = int(self.table[q, byte])
+                if r >= 0 and r not in back:
+                    back[r] = (q, byte)
+                    todo.append(r)
+        return None
+
+    def includes(self, other: DFA) -> bool:
+        """Whether every string ``other`` accepts is accepted here."""
+        return (other - self).is_empty()
+
+    def equivalent(self, other: DFA) -> bool:
+        return self.includes(other) and other.includes(self)
+
+    # -- minimisation ------------------------------------------------------------------------------------------
+
+    @cached_property
+    def _columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct columns of the table, byte -> column) : bytes with identical columns move together."""
+        cols, inverse = np.unique(self.table.T, axis=0, return_inverse=True)
+        return cols.T, inverse.reshape(-1)
+
+    def minimized(self) -> DFA:
+        """The minimal automaton of the same language: unreachable and dead states removed, equivalent states
+        merged (Moore's refinement: split blocks until every block's members agree on where each byte class
+        leads)."""
+        table, accept = _trimmed(self.table, self.accept)
+        if table.shape[0] == 0:
+            return DFA.empty()
+        cols, byte_of_col = DFA(table, accept)._columns
+        block = accept.astype(np.int64)
+        count = len(np.unique(block))
+        while True:
+            nxt = np.where(cols >= 0, block[np.maximum(cols, 0)], -1)
+            signature = np.concatenate([block[:, None], nxt], axis=1)
+            _, new = np.unique(signature, axis=0, return_inverse=True)
+            new = new.reshape(-1)
+            new_count = int(new.max()) + 1
+            block = new
+            if new_count == count:
+                break
+            count = new_count
+        # renumber the blocks in order of first appearance (the start's block is 0)
+        _, first = np.unique(block, return_index=True)
+        order = np.argsort(first)
+        remap = np.empty(len(order), dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        block = remap[block]
+        rep = np.sort(first)  # the first state of each block, in the new numbering's order
+        small = np.where(cols[rep] >= 0, block[np.maximum(cols[rep], 0)], -1)
+        return DFA(small[:, byte_of_col].astype(np.int32), accept[rep].copy())
+
+    # -- operations -----------------------------------------------------------------------------------------
+
+    def __and__(self, other: DFA) -> DFA:
+        return _product(self, other, lambda a, b: a & b, keep_dead=False)
+
+    def __or__(self, other: DFA) -> DFA:
+        return _product(self, other, lambda a, b: a | b, keep_dead=True)
+
+    def __sub__(self, other: DFA) -> DFA:
+        return _product(self, other, lambda a, b: a & ~b, keep_dead=True)
+
+    def complement(self, universe: DFA) -> DFA:
+        """Every string of ``universe`` this automaton does not accept."""
+        return universe - self
+
+    def concat(self, *others: DFA, budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
+        return concat([self, *others], budget)
+
+    def star(self, lo: int = 0, hi: int | None = None, budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
+        """``lo`` to ``hi`` (None: unbounded) repetitions."""
+        return repeat(self, lo, hi, budget)
+
+
+def _trimmed(table: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Only the states reachable from 0 that can reach an accepting state, renumbered in BFS order from 0;
+    edges into removed states become dead."""
+    n = table.shape[0]
+    reach = np.zeros(n, dtype=bool)
+    order = []
+    todo = deque([0])
+    reach[0] = True
+    while todo:
+        q = todo.popleft()
+        order.append(q)
+        for r in np.unique(table[q]):
+            if r >= 0 and not reach[r]:
+                reach[r] = True
+                todo.append(int(r))
+    live = accept.copy()
+    src, byte = np.nonzero(table >= 0)
+    dst = table[src, byte]
+    changed = True
+    while changed:
+        grow = np.zeros(n, dtype=bool)
+        grow[src[live[dst]]] = True
+        new = live | grow
+        changed = bool((new != live).any())
+        live = new
+    keep = [q for q in order if live[q]]
+    if not keep or keep[0] != 0:
+        return np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=bool)
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[keep] = np.arange(len(keep))
+    sub = table[keep]
+    mapped = np.where(sub >= 0, new_id[np.maximum(sub, 0)], -1)
+    return mapped.astype(np.int32), accept[keep].copy()
+
+
+def _product(a: DFA, b: DFA, rule, keep_dead: bool, budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
+    """The product automaton with accepting states where ``rule(accept_a, accept_b)``. A dead side is a state
+    of its own (index -1 -> the extra state ``n``) when ``keep_dead``: union and difference go on where one
+    side has stopped."""
+    na, nb = a.num_states, b.num_states
+    ta = np.concatenate([a.table, np.full((1, 256), -1, dtype=np.int32)])
+    tb = np.concatenate([b.table, np.full((1, 256), -1, dtype=np.int32)])
+    ta = np.where(ta < 0, na, ta)
+    tb = np.where(tb < 0, nb, tb)
+    acc_a = np.append(a.accept, False)
+    acc_b = np.append(b.accept, False)
+    index = {(0, 0): 0}
+    pairs = [(0, 0)]
+    rows = []
+    i = 0
+    while i < len(pairs):
+        p, q = pairs[i]
+        keys = ta[p].astype(np.int64) * (nb + 1) + tb[q]
+        uniq, inv = np.unique(keys, return_inverse=True)
+        targets = np.empty(len(uniq), dtype=np.int64)
+        for k, key in enumerate(uniq.tolist()):
+            pair = divmod(key, nb + 1)
+            dead = pair[0] == na and pair[1] == nb if keep_dead else (pair[0] == na or pair[1] == nb)
+            if dead:
+                targets[k] = -1
+                continue
+            j = index.get(pair)
+            if j is None:
+                if len(pairs) >= budget:
+                    raise ConstraintTooLargeError(
+                        f"a product of byte automata grew past its budget of {budget:,} states"
+                    )
+                j = index[pair] = len(pairs)
+                pairs.append(pair)
+            targets[k] = j
+        rows.append(targets[inv.reshape(-1)])
+        i += 1
+    table = np.stack(rows).astype(np.int32)
+    accept = np.array([bool(rule(acc_a[p], acc_b[q])) for p, q in pairs], dtype=bool)
+    return DFA(table, accept).minimized()
+
+
+def concat(parts: Sequence[DFA], budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
+    """The strings made of one string of each part, in order."""
+    nfa = NFA()
+    start = nfa.state()
+    ends = [start]
+    for part in parts:
+        s, finals = nfa.add_dfa(part)
+        for e in ends:
+            nfa.add_empty(e, s)
+        ends = finals
+    return nfa.determinize(start, ends, budget)
+
+
+def union(parts: Sequence[DFA], budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
+    """The strings of any part (one subset construction for all of them)."""
+    nfa = NFA()
+    start = nfa.state()
+    finals: list[int] = []
+    for part in parts:
+        s, f = nfa.add_dfa(part)
+        nfa.add_empty(start, s)
+        finals += f
+    return nfa.determinize(start, finals, budget)
+
+
+def repeat(part: DFA, lo: int = 0, hi: int | None = None, budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
+    """``lo`` to ``hi`` (None: any number of) strings of ``part`` in a row."""
+    if lo < 0 or (hi is not None and hi < lo):
+        raise ValueError(f"bad repetition {lo}..{hi}")
+    nfa = NFA()
+    start = nfa.state()
+    ends = [start]
+    accepting: list[int] = [start] if lo == 0 else []
+    for k in range(lo if hi is None else hi):
+        s, finals = nfa.add_dfa(part)
+        for e in ends:
+            nfa.add_empty(e, s)
+        ends = finals
+        if k + 1 >= lo:
+            accepting += finals
+    if hi is None:  # then any number more: a hub that reads a copy and comes back
+        hub = nfa.state()
+        for e in ends:
+            nfa.add_empty(e, hub)
+        accepting.append(hub)
+        s, finals = nfa.add_dfa(part)
+        nfa.add_empty(hub, s)
+        for f in finals:
+            nfa.add_empty(f, hub)
+    return nfa.determinize(start, accepting, budget)
