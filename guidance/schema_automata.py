@@ -41,10 +41,20 @@ COMPILED = frozenset(
     {
         "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
         "maxLength", "pattern", "format", "properties", "required", "additionalProperties", "items", "prefixItems",
+        "additionalItems",
         "minItems", "maxItems", "anyOf", "allOf", "oneOf", "not", "if", "then", "else", "$ref",
     }
 )  # fmt: skip
 FORMATS = frozenset({"date-time", "date", "time", "uuid", "email"})
+#: the formats JSON Schema defines (2020-12, and draft 4-7's names): asserted, so refused by name until compiled;
+#: any other format is an annotation, as the specification says of unknown formats
+DEFINED_FORMATS = frozenset(
+    {
+        "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4",
+        "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template", "json-pointer",
+        "relative-json-pointer", "regex", "host-name", "ip-address", "color", "utc-millisec",
+    }
+)  # fmt: skip
 #: every number value written one way: no exponent, no trailing zero in the fraction, no fraction on an integral
 #: value, no ``-0`` (so that set operations on texts are set operations on values)
 _NUMBER = r"(?:0|-?[1-9][0-9]*)(?:\.[0-9]*[1-9])?|-0\.[0-9]*[1-9]"
@@ -199,8 +209,9 @@ class _Compiler:
         unknown = [k for k in unknown if not (k == "uniqueItems" and node[k] is False)]
         if unknown:
             raise SchemaNotCompiled(f"keyword {unknown[0]!r} is not compiled", f"{path}/{unknown[0]}")
-        if node.get("format", "date") not in FORMATS:
-            raise SchemaNotCompiled(f"format {node['format']!r} is not compiled", f"{path}/format")
+        fmt = node.get("format")
+        if fmt in DEFINED_FORMATS and fmt not in FORMATS:
+            raise SchemaNotCompiled(f"format {fmt!r} is not compiled", f"{path}/format")
 
     def combined(self, flat: list[tuple[dict, str]]) -> DFA:
         """The conjunction of flat schema objects: branching keywords distributed over it, then the merge."""
@@ -543,7 +554,11 @@ def _is_keyword(key: str) -> bool:
 def schema_automaton(
     schema: Any, free_depth: int = 2, budget: int = DEFAULT_BYTE_STATE_BUDGET, ref_depth: int = 3
 ) -> SchemaAutomaton:
-    """The byte automaton of ``schema``'s documents (see the module docstring)."""
+    """The byte automaton of ``schema``'s documents (see the module docstring); an invalid schema raises
+    :class:`~ctrlgen.constraints.InvalidSchemaError` with ``jsonschema``'s message."""
+    from .json_schema import _check
+
+    _check(schema)
     compiler = _Compiler(schema, free_depth, budget, ref_depth)
     dfa = compiler.value(schema, "")
     return SchemaAutomaton(dfa, tuple(dict.fromkeys(compiler.narrowed)))
