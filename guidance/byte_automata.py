@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from numba import njit
 
 from ..constraints.errors import ConstraintTooLargeError
 
@@ -165,8 +166,12 @@ class NFA:
                     todo.append(nxt)
         return frozenset(seen)
 
-    def determinize(self, start: int, finals: Iterable[int], budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
-        """The minimal DFA of the language from ``start`` to any of ``finals``."""
+    def determinize(
+        self, start: int, finals: Iterable[int], budget: int = DEFAULT_BYTE_STATE_BUDGET, minimize: bool = True
+    ) -> DFA:
+        """The DFA of the language from ``start`` to any of ``finals``: minimal, or (``minimize=False``, for
+        assemblies of minimal parts, where minimising a long chain costs one refinement round per state) only
+        trimmed of states that lead nowhere."""
         finals = set(finals)
         cuts = np.zeros(257, dtype=bool)
         cuts[0] = cuts[256] = True
@@ -213,6 +218,9 @@ class NFA:
         by_class = np.stack(rows) if rows else np.full((1, len(reps)), -1, dtype=np.int64)
         table = by_class[:, byte_class].astype(np.int32)
         accept = np.array([any(q in finals for q, _ in s) for s in sets], dtype=bool)
+        if not minimize:
+            table, accept = _trimmed(table, accept)
+            return DFA(table, accept) if table.shape[0] else DFA.empty()
         return DFA(table, accept).minimized()
 
 
@@ -317,24 +325,20 @@ class DFA:
 
     def minimized(self) -> DFA:
         """The minimal automaton of the same language: unreachable and dead states removed, equivalent states
-        merged (Moore's refinement: split blocks until every block's members agree on where each byte class
-        leads)."""
+        merged (Hopcroft's partition refinement over the byte classes, :func:`_hopcroft`)."""
         table, accept = _trimmed(self.table, self.accept)
         if table.shape[0] == 0:
             return DFA.empty()
         cols, byte_of_col = DFA(table, accept)._columns
-        block = accept.astype(np.int64)
-        count = len(np.unique(block))
-        while True:
-            nxt = np.where(cols >= 0, block[np.maximum(cols, 0)], -1)
-            signature = np.concatenate([block[:, None], nxt], axis=1)
-            _, new = np.unique(signature, axis=0, return_inverse=True)
-            new = new.reshape(-1)
-            new_count = int(new.max()) + 1
-            block = new
-            if new_count == count:
-                break
-            count = new_count
+        n = table.shape[0]
+        complete = np.where(cols >= 0, cols, n).astype(np.int64)  # -1 -> a sink state n
+        complete = np.concatenate([complete, np.full((1, cols.shape[1]), n, dtype=np.int64)])
+        block = _hopcroft(complete, np.append(accept, False))
+        sink = block[n]
+        block = block[:n]
+        if (block == sink).any():  # trimmed states are all live: none can share the sink's block
+            raise AssertionError("minimisation merged a live state with the dead one")
+        block = np.unique(block, return_inverse=True)[1].reshape(-1)
         # renumber the blocks in order of first appearance (the start's block is 0)
         _, first = np.unique(block, return_index=True)
         order = np.argsort(first)
@@ -366,6 +370,113 @@ class DFA:
     def star(self, lo: int = 0, hi: int | None = None, budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
         """``lo`` to ``hi`` (None: unbounded) repetitions."""
         return repeat(self, lo, hi, budget)
+
+
+@njit(cache=True)
+def _hopcroft(table, accept):  # pragma: no cover - jit
+    """The block of every state of the complete automaton ``table`` (``(N, C)``, classes as columns) in its
+    coarsest partition that respects acceptance and transitions (Hopcroft 1971): blocks are contiguous runs of
+    ``elems``; splitting a block by the predecessors of a splitter moves the marked states to its front."""
+    n, c_count = table.shape
+    # predecessors per (class, target), as CSR
+    counts = np.zeros(c_count * n + 1, dtype=np.int64)
+    for s in range(n):
+        for c in range(c_count):
+            counts[c * n + table[s, c] + 1] += 1
+    start = np.cumsum(counts)
+    fill = start[:-1].copy()
+    preds = np.empty(n * c_count, dtype=np.int64)
+    for s in range(n):
+        for c in range(c_count):
+            k = c * n + table[s, c]
+            preds[fill[k]] = s
+            fill[k] += 1
+    elems = np.empty(n, dtype=np.int64)
+    loc = np.empty(n, dtype=np.int64)
+    blk = np.empty(n, dtype=np.int64)
+    first = np.zeros(n + 1, dtype=np.int64)
+    end = np.zeros(n + 1, dtype=np.int64)
+    marked = np.zeros(n + 1, dtype=np.int64)
+    k = 0
+    n_acc = 0
+    for s in range(n):
+        if accept[s]:
+            n_acc += 1
+    blocks = 0
+    for want in (True, False):
+        begin = k
+        for s in range(n):
+            if accept[s] == want:
+                elems[k] = s
+                loc[s] = k
+                blk[s] = blocks
+                k += 1
+        if k > begin:
+            first[blocks] = begin
+            end[blocks] = k
+            blocks += 1
+    in_work = np.zeros((n + 1) * c_count, dtype=np.bool_)
+    work = np.empty((n + 1) * c_count, dtype=np.int64)
+    top = 0
+    for b in range(blocks):
+        for c in range(c_count):
+            work[top] = b * c_count + c
+            in_work[b * c_count + c] = True
+            top += 1
+    touched = np.empty(n + 1, dtype=np.int64)
+    members = np.empty(n, dtype=np.int64)
+    while top > 0:
+        top -= 1
+        item = work[top]
+        splitter, c = item // c_count, item % c_count
+        in_work[item] = False
+        size = end[splitter] - first[splitter]
+        for i in range(size):
+            members[i] = elems[first[splitter] + i]
+        n_touched = 0
+        for i in range(size):
+            t = members[i]
+            key = c * n + t
+            for j in range(start[key], start[key + 1]):
+                s = preds[j]
+                b = blk[s]
+                if loc[s] < first[b] + marked[b]:
+                    continue  # marked already
+                if marked[b] == 0:
+                    touched[n_touched] = b
+                    n_touched += 1
+                # swap s to the end of the marked run
+                dest = first[b] + marked[b]
+                other = elems[dest]
+                elems[dest] = s
+                elems[loc[s]] = other
+                loc[other] = loc[s]
+                loc[s] = dest
+                marked[b] += 1
+        for i in range(n_touched):
+            b = touched[i]
+            if marked[b] == end[b] - first[b]:
+                marked[b] = 0
+                continue
+            nb = blocks
+            blocks += 1
+            first[nb] = first[b]
+            end[nb] = first[b] + marked[b]
+            first[b] = end[nb]
+            marked[b] = 0
+            for j in range(first[nb], end[nb]):
+                blk[elems[j]] = nb
+            small = nb if end[nb] - first[nb] <= end[b] - first[b] else b
+            for c2 in range(c_count):
+                if in_work[b * c_count + c2]:
+                    work[top] = nb * c_count + c2
+                    in_work[nb * c_count + c2] = True
+                    top += 1
+                else:
+                    work[top] = small * c_count + c2
+                    in_work[small * c_count + c2] = True
+                    top += 1
+    return blk
 
 
 def _trimmed(table: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

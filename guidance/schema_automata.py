@@ -398,7 +398,7 @@ class _Compiler:
             nfa.add_empty(cur[written], s)
             for q in fs:
                 nfa.add_empty(q, end)
-        return nfa.determinize(start, [end], self.budget)
+        return nfa.determinize(start, [end], self.budget, minimize=False)
 
     def array(self, nodes: list[dict], path: str) -> DFA:
         """Arrays valid under every node: each position under every node's schema for it."""
@@ -467,7 +467,7 @@ class _Compiler:
             for q in fs:
                 nfa.add_empty(q, nxt)
             cur, count = nxt, count + 1
-        return nfa.determinize(start, [end], self.budget)
+        return nfa.determinize(start, [end], self.budget, minimize=False)
 
 
 def _spelled(value: Any) -> str:
