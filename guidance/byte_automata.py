@@ -482,36 +482,78 @@ def _hopcroft(table, accept):  # pragma: no cover - jit
 def _trimmed(table: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Only the states reachable from 0 that can reach an accepting state, renumbered in BFS order from 0;
     edges into removed states become dead."""
-    n = table.shape[0]
-    reach = np.zeros(n, dtype=bool)
-    order = []
-    todo = deque([0])
-    reach[0] = True
-    while todo:
-        q = todo.popleft()
-        order.append(q)
-        for r in np.unique(table[q]):
-            if r >= 0 and not reach[r]:
-                reach[r] = True
-                todo.append(int(r))
-    live = accept.copy()
-    src, byte = np.nonzero(table >= 0)
-    dst = table[src, byte]
-    changed = True
-    while changed:
-        grow = np.zeros(n, dtype=bool)
-        grow[src[live[dst]]] = True
-        new = live | grow
-        changed = bool((new != live).any())
-        live = new
-    keep = [q for q in order if live[q]]
-    if not keep or keep[0] != 0:
+    keep = _useful_states(table.astype(np.int64), accept.astype(np.bool_))
+    if keep.shape[0] == 0 or keep[0] != 0:
         return np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=bool)
-    new_id = np.full(n, -1, dtype=np.int64)
+    new_id = np.full(table.shape[0], -1, dtype=np.int64)
     new_id[keep] = np.arange(len(keep))
     sub = table[keep]
     mapped = np.where(sub >= 0, new_id[np.maximum(sub, 0)], -1)
     return mapped.astype(np.int32), accept[keep].copy()
+
+
+@njit(cache=True)
+def _useful_states(table, accept):  # pragma: no cover - jit
+    """The states reachable from 0 that reach acceptance, in breadth-first order from 0."""
+    n, width = table.shape
+    order = np.empty(n, dtype=np.int64)
+    reach = np.zeros(n, dtype=np.bool_)
+    reach[0] = True
+    order[0] = 0
+    head, tail = 0, 1
+    while head < tail:
+        q = order[head]
+        head += 1
+        for b in range(width):
+            r = table[q, b]
+            if r >= 0 and not reach[r]:
+                reach[r] = True
+                order[tail] = r
+                tail += 1
+    # predecessors as CSR, then a backward search from the accepting states
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for q in range(n):
+        for b in range(width):
+            r = table[q, b]
+            if r >= 0:
+                counts[r + 1] += 1
+    start = np.cumsum(counts)
+    fill = start[:-1].copy()
+    preds = np.empty(start[n], dtype=np.int64)
+    for q in range(n):
+        for b in range(width):
+            r = table[q, b]
+            if r >= 0:
+                preds[fill[r]] = q
+                fill[r] += 1
+    live = np.zeros(n, dtype=np.bool_)
+    stack = np.empty(n, dtype=np.int64)
+    top = 0
+    for q in range(n):
+        if accept[q]:
+            live[q] = True
+            stack[top] = q
+            top += 1
+    while top > 0:
+        top -= 1
+        r = stack[top]
+        for j in range(start[r], start[r + 1]):
+            q = preds[j]
+            if not live[q]:
+                live[q] = True
+                stack[top] = q
+                top += 1
+    count = 0
+    for i in range(tail):
+        if live[order[i]]:
+            count += 1
+    out = np.empty(count, dtype=np.int64)
+    k = 0
+    for i in range(tail):
+        if live[order[i]]:
+            out[k] = order[i]
+            k += 1
+    return out
 
 
 def _product(a: DFA, b: DFA, rule, keep_dead: bool, budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
