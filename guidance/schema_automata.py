@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .byte_automata import DEFAULT_BYTE_STATE_BUDGET, DFA, NFA, concat, repeat, union
 from .formats import format_regex
 from .number_ranges import integer_bounds, number_range_regex, read_bounds
@@ -41,7 +43,7 @@ COMPILED = frozenset(
     {
         "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
         "maxLength", "pattern", "format", "properties", "required", "additionalProperties", "items", "prefixItems",
-        "additionalItems",
+        "additionalItems", "multipleOf",
         "minItems", "maxItems", "anyOf", "allOf", "oneOf", "not", "if", "then", "else", "$ref",
     }
 )  # fmt: skip
@@ -298,6 +300,12 @@ class _Compiler:
         return out
 
     def number(self, kind: str, node: dict, path: str) -> DFA:
+        out = self.bounded(kind, node)
+        if "multipleOf" in node:
+            out = out & self.multiples(node["multipleOf"], f"{path}/multipleOf")
+        return out
+
+    def bounded(self, kind: str, node: dict) -> DFA:
         lo, hi = read_bounds(node)
         if lo is None and hi is None:
             return pattern_dfa(_INTEGER, search=False) if kind == "integer" else self.canonical_number
@@ -309,6 +317,26 @@ class _Compiler:
         except ValueError:  # no number in range
             return DFA.empty()
         return pattern_dfa(regex, search=False, budget=self.budget) & self.canonical_number
+
+    def multiples(self, step: Any, path: str) -> DFA:
+        """The integers divisible by a whole ``step``, as a remainder automaton over their decimal digits (a
+        multiple of a whole number is an integer, which the canonical spelling writes without a fraction)."""
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or step != int(step) or step < 1:
+            raise SchemaNotCompiled(f"multipleOf {step!r}: only whole steps are compiled", path)
+        k = int(step)
+        if k + 3 > self.budget:
+            raise SchemaNotCompiled(f"multipleOf {k} needs {k} states, past the budget of {self.budget:,}", path)
+        table = np.full((k + 3, 256), -1, dtype=np.int32)  # 0 start, 1 after "-", 2 the integer 0, 3 + r
+        table[0, ord("-")] = 1
+        table[0, ord("0")] = 2
+        for d in range(1, 10):
+            table[0, ord("0") + d] = table[1, ord("0") + d] = 3 + d % k
+        for r in range(k):
+            for d in range(10):
+                table[3 + r, ord("0") + d] = 3 + (10 * r + d) % k
+        accept = np.zeros(k + 3, dtype=bool)
+        accept[2] = accept[3] = True
+        return DFA(table, accept).minimized()
 
     def string(self, node: dict, path: str) -> DFA:
         content = self.content

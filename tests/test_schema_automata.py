@@ -223,3 +223,25 @@ def test_unknown_formats_are_annotations_and_old_style_item_lists_are_compiled()
     assert pair.accepts(b"[1]") and pair.accepts(b"[]") and not pair.accepts(b"[1,2]")
     with pytest.raises(InvalidSchemaError):
         schema_automaton({"type": "strin"})
+
+
+def test_whole_multiples_are_a_remainder_automaton():
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.integers(1, 40), st.integers(-(10**12), 10**12), st.sampled_from(["integer", "number"]))
+    def check(k, value, kind):
+        dfa = schema_automaton({"type": kind, "multipleOf": k}).dfa
+        assert dfa.accepts(str(value).encode()) == (value % k == 0), (k, value)
+        assert not dfa.accepts(f"{value}.5".encode())
+
+    check()
+    bounded = schema_automaton({"type": "integer", "multipleOf": 7, "minimum": -20, "maximum": 30}).dfa
+    accepted = [v for v in range(-40, 41) if bounded.accepts(str(v).encode())]
+    assert accepted == [v for v in range(-20, 31) if v % 7 == 0]
+    assert not bounded.accepts(b"-0") and not bounded.accepts(b"07")
+    with pytest.raises(SchemaNotCompiled, match=re.escape("multipleOf 0.5")):
+        schema_automaton({"type": "number", "multipleOf": 0.5})
