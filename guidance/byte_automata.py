@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from ..constraints.errors import ConstraintTooLargeError
+from .automaton import _useful_kernel
 
 __all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT"]
 
@@ -74,6 +75,27 @@ def _split(a: int, b: int) -> list[list[tuple[int, int]]]:
                 return _split(a, (b & ~m) - 1) + _split(b & ~m, b)
     ea, eb = chr(a).encode("utf-8"), chr(b).encode("utf-8")
     return [[(ea[k], eb[k]) for k in range(n)]]
+
+
+class _Numbering:
+    """The states a construction discovers (subsets, pairs), numbered in order of discovery, under a budget."""
+
+    def __init__(self, first, budget: int, what: str) -> None:
+        self.index = {first: 0}
+        self.items = [first]
+        self.budget, self.what = budget, what
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def id(self, key) -> int:
+        j = self.index.get(key)
+        if j is None:
+            if len(self.items) >= self.budget:
+                raise ConstraintTooLargeError(f"{self.what} grew past its budget of {self.budget:,} states")
+            j = self.index[key] = len(self.items)
+            self.items.append(key)
+        return j
 
 
 # -- NFA -----------------------------------------------------------------------------------------------------------
@@ -188,36 +210,24 @@ class NFA:
                 for c in range(int(byte_class[lo]), int(byte_class[hi]) + 1):
                     per.setdefault(c, []).append(dst)
             moves.append(per)
-        first = self._closure([(start, False)], at_start=True)
-        index = {first: 0}
-        sets = [first]
+        sets = _Numbering(self._closure([(start, False)], at_start=True), budget, "a determinised byte automaton")
         rows: list[np.ndarray] = []
         i = 0
         while i < len(sets):
-            current = sets[i]
             row = np.full(len(reps), -1, dtype=np.int64)
             targets: dict[int, set[int]] = {}
-            for q, ended in current:
+            for q, ended in sets.items[i]:
                 if ended:
                     continue
                 for c, dsts in moves[q].items():
                     targets.setdefault(c, set()).update(dsts)
             for c, dsts in targets.items():
-                nxt = self._closure([(d, False) for d in dsts], at_start=False)
-                j = index.get(nxt)
-                if j is None:
-                    if len(sets) >= budget:
-                        raise ConstraintTooLargeError(
-                            f"a byte automaton grew past its budget of {budget:,} states while being determinised"
-                        )
-                    j = index[nxt] = len(sets)
-                    sets.append(nxt)
-                row[c] = j
+                row[c] = sets.id(self._closure([(d, False) for d in dsts], at_start=False))
             rows.append(row)
             i += 1
         by_class = np.stack(rows) if rows else np.full((1, len(reps)), -1, dtype=np.int64)
         table = by_class[:, byte_class].astype(np.int32)
-        accept = np.array([any(q in finals for q, _ in s) for s in sets], dtype=bool)
+        accept = np.array([any(q in finals for q, _ in s) for s in sets.items], dtype=bool)
         if not minimize:
             table, accept = _trimmed(table, accept)
             return DFA(table, accept) if table.shape[0] else DFA.empty()
@@ -289,10 +299,10 @@ class DFA:
     def is_empty(self) -> bool:
         return self.shortest() is None
 
-    def shortest(self) -> bytes | None:
-        """A shortest accepted string (the smallest bytes first), None when the language is empty."""
-        back: dict[int, tuple[int, int]] = {0: (-1, -1)}
-        todo = deque([0])
+    def shortest(self, start: int = 0) -> bytes | None:
+        """A shortest string accepted from state ``start`` (the smallest bytes first), None when there is none."""
+        back: dict[int, tuple[int, int]] = {start: (-1, -1)}
+        todo = deque([start])
         while todo:
             q = todo.popleft()
             if self.accept[q]:
@@ -480,80 +490,22 @@ def _hopcroft(table, accept):  # pragma: no cover - jit
 
 
 def _trimmed(table: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Only the states reachable from 0 that can reach an accepting state, renumbered in BFS order from 0;
-    edges into removed states become dead."""
-    keep = _useful_states(table.astype(np.int64), accept.astype(np.bool_))
-    if keep.shape[0] == 0 or keep[0] != 0:
+    """Only the states reachable from 0 that can reach an accepting state (0 first, the rest in order); edges
+    into removed states become dead. The search is the token automata's (:func:`.automaton._useful_kernel`),
+    with bytes as the tokens."""
+    src, byte = np.nonzero(table >= 0)
+    alive, _ = _useful_kernel(
+        src.astype(np.int64), byte.astype(np.int64), table[src, byte].astype(np.int64), table.shape[0], 0,
+        accept.astype(np.bool_), np.zeros(256, dtype=np.bool_),
+    )  # fmt: skip
+    keep = np.flatnonzero(alive)  # the kernel keeps the start; it is useful only if more is, or it accepts
+    if keep.shape[0] == 1 and not accept[0]:
         return np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=bool)
     new_id = np.full(table.shape[0], -1, dtype=np.int64)
     new_id[keep] = np.arange(len(keep))
     sub = table[keep]
     mapped = np.where(sub >= 0, new_id[np.maximum(sub, 0)], -1)
     return mapped.astype(np.int32), accept[keep].copy()
-
-
-@njit(cache=True)
-def _useful_states(table, accept):  # pragma: no cover - jit
-    """The states reachable from 0 that reach acceptance, in breadth-first order from 0."""
-    n, width = table.shape
-    order = np.empty(n, dtype=np.int64)
-    reach = np.zeros(n, dtype=np.bool_)
-    reach[0] = True
-    order[0] = 0
-    head, tail = 0, 1
-    while head < tail:
-        q = order[head]
-        head += 1
-        for b in range(width):
-            r = table[q, b]
-            if r >= 0 and not reach[r]:
-                reach[r] = True
-                order[tail] = r
-                tail += 1
-    # predecessors as CSR, then a backward search from the accepting states
-    counts = np.zeros(n + 1, dtype=np.int64)
-    for q in range(n):
-        for b in range(width):
-            r = table[q, b]
-            if r >= 0:
-                counts[r + 1] += 1
-    start = np.cumsum(counts)
-    fill = start[:-1].copy()
-    preds = np.empty(start[n], dtype=np.int64)
-    for q in range(n):
-        for b in range(width):
-            r = table[q, b]
-            if r >= 0:
-                preds[fill[r]] = q
-                fill[r] += 1
-    live = np.zeros(n, dtype=np.bool_)
-    stack = np.empty(n, dtype=np.int64)
-    top = 0
-    for q in range(n):
-        if accept[q]:
-            live[q] = True
-            stack[top] = q
-            top += 1
-    while top > 0:
-        top -= 1
-        r = stack[top]
-        for j in range(start[r], start[r + 1]):
-            q = preds[j]
-            if not live[q]:
-                live[q] = True
-                stack[top] = q
-                top += 1
-    count = 0
-    for i in range(tail):
-        if live[order[i]]:
-            count += 1
-    out = np.empty(count, dtype=np.int64)
-    k = 0
-    for i in range(tail):
-        if live[order[i]]:
-            out[k] = order[i]
-            k += 1
-    return out
 
 
 def _product(a: DFA, b: DFA, rule, keep_dead: bool, budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
@@ -567,34 +519,22 @@ def _product(a: DFA, b: DFA, rule, keep_dead: bool, budget: int = DEFAULT_BYTE_S
     tb = np.where(tb < 0, nb, tb)
     acc_a = np.append(a.accept, False)
     acc_b = np.append(b.accept, False)
-    index = {(0, 0): 0}
-    pairs = [(0, 0)]
+    pairs = _Numbering((0, 0), budget, "a product of byte automata")
     rows = []
     i = 0
     while i < len(pairs):
-        p, q = pairs[i]
+        p, q = pairs.items[i]
         keys = ta[p].astype(np.int64) * (nb + 1) + tb[q]
         uniq, inv = np.unique(keys, return_inverse=True)
         targets = np.empty(len(uniq), dtype=np.int64)
         for k, key in enumerate(uniq.tolist()):
             pair = divmod(key, nb + 1)
             dead = pair[0] == na and pair[1] == nb if keep_dead else (pair[0] == na or pair[1] == nb)
-            if dead:
-                targets[k] = -1
-                continue
-            j = index.get(pair)
-            if j is None:
-                if len(pairs) >= budget:
-                    raise ConstraintTooLargeError(
-                        f"a product of byte automata grew past its budget of {budget:,} states"
-                    )
-                j = index[pair] = len(pairs)
-                pairs.append(pair)
-            targets[k] = j
+            targets[k] = -1 if dead else pairs.id(pair)
         rows.append(targets[inv.reshape(-1)])
         i += 1
     table = np.stack(rows).astype(np.int32)
-    accept = np.array([bool(rule(acc_a[p], acc_b[q])) for p, q in pairs], dtype=bool)
+    accept = np.array([bool(rule(acc_a[p], acc_b[q])) for p, q in pairs.items], dtype=bool)
     return DFA(table, accept).minimized()
 
 

@@ -123,8 +123,19 @@ def regex_automaton(
     if cached is not None:
         return cached
     transitions, initial, final = _regex_transitions(full, pattern, vocab, at_start, label)
+    automaton = vocabulary_automaton(transitions, initial, final, vocab, state_budget, at_start)
+    _save(path, automaton)
+    return automaton
+
+
+def vocabulary_automaton(
+    arrays: TransitionArrays, initial: int, final: np.ndarray, vocab: TokenVocabulary, state_budget: int,
+    at_start: bool,
+) -> TokenAutomaton:  # fmt: skip
+    """Token transitions read off a text language, made an automaton with ``vocab``'s conventions: end tokens
+    to the end state, the mask token dropped, first-token rules at the start, rewritten byte sequences kept out."""
     automaton = from_transitions(
-        transitions,
+        arrays,
         initial,
         final,
         len(vocab),
@@ -135,8 +146,20 @@ def regex_automaton(
     )
     if vocab.forbidden_sequences:
         automaton = product(automaton, _without_sequences(vocab), state_budget)
-    _save(path, automaton)
     return automaton
+
+
+def accept_empty_start(
+    arrays: TransitionArrays, initial: int, final: np.ndarray
+) -> tuple[TransitionArrays, int, np.ndarray]:
+    """The empty response (all end tokens, which decodes to ``""`` without the forced prefix) accepted: the
+    initial state made final, on a copy of it when text leads back to it (such text is not complete)."""
+    if (arrays.dst == initial).any():
+        row = np.flatnonzero(arrays.src == initial)
+        arrays, initial = arrays.with_state(arrays.tok[row], arrays.dst[row])
+        final = np.append(final, False)
+    final[initial] = True
+    return arrays, initial, final
 
 
 def _regex_transitions(
@@ -168,12 +191,7 @@ def _regex_transitions(
     probed = _read_index(index, len(vocab), sentinel_id, -1 if prefix_id is None else prefix_id)
     arrays, initial, final = probed.arrays, probed.start, probed.final
     if at_start and prefix_id is not None and probed.prefix_dst >= 0 and final[probed.prefix_dst]:
-        if (arrays.dst == initial).any():
-            # text that leads back to the initial state is not complete: accept the empty text on a copy
-            row = np.flatnonzero(arrays.src == initial)
-            arrays, initial = arrays.with_state(arrays.tok[row], arrays.dst[row])
-            final = np.append(final, False)
-        final[initial] = True
+        arrays, initial, final = accept_empty_start(arrays, initial, final)
     return arrays, initial, final
 
 

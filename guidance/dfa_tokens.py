@@ -7,10 +7,11 @@ walk of the trie follows the bytes while the automaton has a way on, and every t
 transition (compiled with numba: the walk only visits (state, trie node) pairs that stay alive, so a state that
 allows few bytes costs little whatever the vocabulary).
 
-The conventions are :func:`.compile.regex_automaton`'s: at the start of a canvas the vocabulary's forced prefix is
-read first and tokens the decoder writes differently in first position are kept out of it, the empty response
-is accepted when the language holds the empty text, end tokens lead every accepting state to the absorbing end
-state, and byte sequences the decoder would rewrite are kept out.
+The conventions are :func:`.compile.regex_automaton`'s, applied by the same helpers
+(:func:`.compile.accept_empty_start`, :func:`.compile.vocabulary_automaton`): at the start of a canvas the
+vocabulary's forced prefix is read first and tokens the decoder writes differently in first position are kept
+out of it, the empty response is accepted when the language holds the empty text, end tokens lead every
+accepting state to the absorbing end state, and byte sequences the decoder would rewrite are kept out.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays, from_transitions, product
+from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays
 from .byte_automata import DFA, concat
 from .vocabulary import TokenVocabulary, as_vocabulary
 
@@ -122,7 +123,7 @@ def dfa_token_automaton(
 ) -> TokenAutomaton:
     """The token automaton of the byte language ``dfa`` over ``vocab`` (a :class:`TokenVocabulary` or a
     tokenizer); ``at_start`` as in :func:`.compile.regex_automaton`."""
-    from .compile import _without_sequences
+    from .compile import accept_empty_start, vocabulary_automaton
 
     vocab = as_vocabulary(vocab)
     full = concat([DFA.literal(vocab.prefix), dfa]) if at_start and vocab.prefix else dfa
@@ -132,26 +133,7 @@ def dfa_token_automaton(
         trie.token_ids,
     )  # fmt: skip
     arrays = TransitionArrays(src, tok, dst, full.num_states)
-    final = full.accept.copy()
-    initial = 0
+    initial, final = 0, full.accept.copy()
     if at_start and vocab.prefix and bool(dfa.accept[0]):
-        # the empty response (all end tokens) decodes to "" without the prefix: accepted when the language
-        # holds the empty text; on a copy of the start when text can lead back to it
-        if (dst == initial).any():
-            rows = np.flatnonzero(src == initial)
-            arrays, initial = arrays.with_state(tok[rows], dst[rows])
-            final = np.append(final, False)
-        final[initial] = True
-    automaton = from_transitions(
-        arrays,
-        initial,
-        final,
-        len(vocab),
-        vocab.end_ids,
-        () if vocab.mask_id is None else (vocab.mask_id,),
-        state_budget,
-        vocab.not_first if at_start else (),
-    )
-    if vocab.forbidden_sequences:
-        automaton = product(automaton, _without_sequences(vocab), state_budget)
-    return automaton
+        arrays, initial, final = accept_empty_start(arrays, initial, final)
+    return vocabulary_automaton(arrays, initial, final, vocab, state_budget, at_start)

@@ -30,34 +30,7 @@ def _draw(dfa, rng: random.Random, limit: int = 400) -> bytes:
         byte = int(options[rng.randrange(len(options))])
         out.append(byte)
         q = int(dfa.table[q, byte])
-    while not dfa.accept[q]:  # finish by the shortest way
-        rest = _shortest_from(dfa, q)
-        out += rest
-        q = 0
-        for b in out:
-            q = int(dfa.table[q, b])
-    return bytes(out)
-
-
-def _shortest_from(dfa, start: int) -> bytes:
-    from collections import deque
-
-    back = {start: None}
-    todo = deque([start])
-    while todo:
-        q = todo.popleft()
-        if dfa.accept[q]:
-            path = bytearray()
-            while back[q] is not None:
-                q, b = back[q]
-                path.append(b)
-            return bytes(reversed(path))
-        for b in range(256):
-            r = int(dfa.table[q, b])
-            if r >= 0 and r not in back:
-                back[r] = (q, b)
-                todo.append(r)
-    raise AssertionError("a state of a minimal automaton cannot reach acceptance")
+    return bytes(out + dfa.shortest(q))  # finish by the shortest way
 
 
 SCHEMAS = [
