@@ -11,6 +11,7 @@ from .errors import (
     ConstraintTooLargeError,
     InvalidConstraintError,
     InvalidSchemaError,
+    NarrowedSchemaWarning,
     UnsatisfiableConstraintError,
     UnsupportedSchemaError,
     UnsupportedTokenizerError,
@@ -40,4 +41,5 @@ __all__ = [
     "UnsatisfiableConstraintError",
     "UnsupportedSchemaError",
     "UnsupportedTokenizerError",
+    "NarrowedSchemaWarning",
 ]

@@ -16,6 +16,7 @@ __all__ = [
     "InvalidSchemaError",
     "ConstraintTooLargeError",
     "UnsupportedTokenizerError",
+    "NarrowedSchemaWarning",
 ]
 
 
@@ -75,3 +76,12 @@ class UnsupportedTokenizerError(ConstraintError):
         super().__init__(message)
         self.model = model
         self.decoder = decoder
+
+
+class NarrowedSchemaWarning(UserWarning):
+    """A JSON schema compiled with values cut at a depth bound (``JsonSchema(free_depth=..., ref_depth=...)``):
+    documents nesting deeper there are valid but outside the constraint. ``paths`` names where."""
+
+    def __init__(self, message: str, paths: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.paths = paths

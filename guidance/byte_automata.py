@@ -20,6 +20,9 @@ a subset construction can grow exponentially, and a user's schema must get an er
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +31,11 @@ from functools import cached_property
 import numpy as np
 from numba import njit
 
-from ..constraints.errors import ConstraintTooLargeError
+from ..constraints.errors import CompileTimeoutError, ConstraintTooLargeError
+from ._byte_kernels import OUT_OF_TIME, OVER_BUDGET, product_construction, subset_construction
 from .automaton import _useful_kernel
 
-__all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT"]
+__all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT", "time_limit"]
 
 DEFAULT_BYTE_STATE_BUDGET = 100_000
 MAX_CODE_POINT = 0x10FFFF
@@ -77,25 +81,45 @@ def _split(a: int, b: int) -> list[list[tuple[int, int]]]:
     return [[(ea[k], eb[k]) for k in range(n)]]
 
 
-class _Numbering:
-    """The states a construction discovers (subsets, pairs), numbered in order of discovery, under a budget."""
+# -- time budget -----------------------------------------------------------------------------------------------
 
-    def __init__(self, first, budget: int, what: str) -> None:
-        self.index = {first: 0}
-        self.items = [first]
-        self.budget, self.what = budget, what
+#: (deadline on time.monotonic(), the budget in seconds) of the compile in progress, or None
+_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar("byte_deadline", default=None)
 
-    def __len__(self) -> int:
-        return len(self.items)
 
-    def id(self, key) -> int:
-        j = self.index.get(key)
-        if j is None:
-            if len(self.items) >= self.budget:
-                raise ConstraintTooLargeError(f"{self.what} grew past its budget of {self.budget:,} states")
-            j = self.index[key] = len(self.items)
-            self.items.append(key)
-        return j
+@contextlib.contextmanager
+def time_limit(seconds: float | None):
+    """Within the block, constructions that run past ``seconds`` (None: no limit) raise
+    :class:`~ctrlgen.constraints.CompileTimeoutError`. They check the clock as they discover states, so the
+    compile stops in this process, with no worker to kill."""
+    token = _DEADLINE.set(None if seconds is None else (time.monotonic() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _deadline() -> float:
+    limit = _DEADLINE.get()
+    return np.inf if limit is None else limit[0]
+
+
+def _raise_for(status: int, budget: int, what: str) -> None:
+    """The typed error for a kernel's early stop (:mod:`._byte_kernels`)."""
+    if status == OVER_BUDGET:
+        raise ConstraintTooLargeError(f"{what} grew past its budget of {budget:,} states")
+    if status == OUT_OF_TIME:
+        _check_time()
+        raise CompileTimeoutError("compiling ran past its time budget and was stopped")
+
+
+def _check_time() -> None:
+    limit = _DEADLINE.get()
+    if limit is not None and time.monotonic() > limit[0]:
+        raise CompileTimeoutError(
+            f"compiling took more than {limit[1]:g} s and was stopped (compile_timeout=..., or "
+            "$CTRLGEN_COMPILE_TIMEOUT, sets the budget)"
+        )
 
 
 # -- NFA -----------------------------------------------------------------------------------------------------------
@@ -108,31 +132,33 @@ class NFA:
     Build fragments with the methods below, then :meth:`determinize` from a start state to a set of final
     states."""
 
-    edges: list[list[tuple[int, int, int]]] = field(default_factory=list)  #: per state: (lo, hi, target)
-    #: per state: (target, kind) of zero-width moves: 0 always, 1 only at the start of the text (``^``), 2 only at
-    #: its end (``$``: nothing can be read after it)
-    empty: list[list[tuple[int, int]]] = field(default_factory=list)
+    size: int = 0  #: states so far
+    edges: list[tuple[int, int, int, int]] = field(default_factory=list)  #: (source, lo, hi, target)
+    #: edges of copied automata, as ``(k, 4)`` arrays of the same columns
+    blocks: list[np.ndarray] = field(default_factory=list)
+    #: (source, target, kind) of zero-width moves: kind 0 always, 1 only at the start of the text (``^``), 2 only
+    #: at its end (``$``: nothing can be read after it)
+    empty: list[tuple[int, int, int]] = field(default_factory=list)
 
     def state(self) -> int:
-        self.edges.append([])
-        self.empty.append([])
-        return len(self.edges) - 1
+        self.size += 1
+        return self.size - 1
 
     def add(self, src: int, lo: int, hi: int, dst: int) -> None:
         if not (0 <= lo <= hi <= 255):
             raise ValueError(f"byte range {lo}..{hi} out of 0..255")
-        self.edges[src].append((lo, hi, dst))
+        self.edges.append((src, lo, hi, dst))
 
     def add_empty(self, src: int, dst: int) -> None:
-        self.empty[src].append((dst, 0))
+        self.empty.append((src, dst, 0))
 
     def add_begin(self, src: int, dst: int) -> None:
         """A zero-width move taken only at the start of the text (``^``)."""
-        self.empty[src].append((dst, 1))
+        self.empty.append((src, dst, 1))
 
     def add_end(self, src: int, dst: int) -> None:
         """A zero-width move taken only at the end of the text (``$``)."""
-        self.empty[src].append((dst, 2))
+        self.empty.append((src, dst, 2))
 
     def add_bytes(self, src: int, data: bytes, dst: int) -> None:
         """A path from ``src`` to ``dst`` reading exactly ``data`` (an empty move when it is empty)."""
@@ -156,37 +182,23 @@ class NFA:
 
     def add_dfa(self, dfa: DFA) -> tuple[int, list[int]]:
         """A copy of ``dfa``'s states in this NFA: its start state and its accepting states."""
-        base = len(self.edges)
-        for _ in range(dfa.num_states):
-            self.state()
-        for s in range(dfa.num_states):
-            row = dfa.table[s]
-            b = 0
-            while b < 256:
-                t = int(row[b])
-                e = b
-                while e + 1 < 256 and row[e + 1] == t:
-                    e += 1
-                if t >= 0:
-                    self.add(base + s, b, e, base + t)
-                b = e + 1
-        return base, [base + int(s) for s in np.flatnonzero(dfa.accept)]
+        base = self.size
+        self.size += dfa.num_states
+        src, lo, hi, dst = dfa._runs
+        self.blocks.append(np.stack([src + base, lo, hi, dst + base], axis=1))
+        return base, (np.flatnonzero(dfa.accept) + base).tolist()
 
-    def _closure(self, items: Iterable[tuple[int, bool]], at_start: bool) -> frozenset[tuple[int, bool]]:
-        """Every (state, ended) reachable by zero-width moves; ``ended``: a ``$`` was passed, nothing more may
-        be read."""
-        seen = set(items)
-        todo = list(seen)
-        while todo:
-            q, ended = todo.pop()
-            for r, kind in self.empty[q]:
-                if kind == 1 and not at_start:
-                    continue
-                nxt = (r, ended or kind == 2)
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        return frozenset(seen)
+    def add_chain(self, parts: Sequence[DFA]) -> tuple[int, list[int]]:
+        """Copies of ``parts`` joined by empty moves (their concatenation, left to the final determinisation
+        instead of one per piece): its start state and its accepting states."""
+        start = self.state()
+        ends = [start]
+        for part in parts:
+            s, finals = self.add_dfa(part)
+            for e in ends:
+                self.add_empty(e, s)
+            ends = finals
+        return start, ends
 
     def determinize(
         self, start: int, finals: Iterable[int], budget: int = DEFAULT_BYTE_STATE_BUDGET, minimize: bool = True
@@ -194,40 +206,27 @@ class NFA:
         """The DFA of the language from ``start`` to any of ``finals``: minimal, or (``minimize=False``, for
         assemblies of minimal parts, where minimising a long chain costs one refinement round per state) only
         trimmed of states that lead nowhere."""
-        finals = set(finals)
+        n = self.size
+        flat = np.concatenate([np.array(self.edges, dtype=np.int64).reshape(-1, 4), *self.blocks])
+        flat = flat[np.argsort(flat[:, 0], kind="stable")]
         cuts = np.zeros(257, dtype=bool)
         cuts[0] = cuts[256] = True
-        for out in self.edges:
-            for lo, hi, _ in out:
-                cuts[lo] = cuts[hi + 1] = True
+        cuts[flat[:, 1]] = True
+        cuts[flat[:, 2] + 1] = True
         byte_class = np.cumsum(cuts[:256]) - 1  # bytes between two cuts share every edge
         reps = np.flatnonzero(cuts[:256])  # the first byte of each class
-        # per NFA state and class, the targets
-        moves: list[dict[int, list[int]]] = []
-        for out in self.edges:
-            per: dict[int, list[int]] = {}
-            for lo, hi, dst in out:
-                for c in range(int(byte_class[lo]), int(byte_class[hi]) + 1):
-                    per.setdefault(c, []).append(dst)
-            moves.append(per)
-        sets = _Numbering(self._closure([(start, False)], at_start=True), budget, "a determinised byte automaton")
-        rows: list[np.ndarray] = []
-        i = 0
-        while i < len(sets):
-            row = np.full(len(reps), -1, dtype=np.int64)
-            targets: dict[int, set[int]] = {}
-            for q, ended in sets.items[i]:
-                if ended:
-                    continue
-                for c, dsts in moves[q].items():
-                    targets.setdefault(c, set()).update(dsts)
-            for c, dsts in targets.items():
-                row[c] = sets.id(self._closure([(d, False) for d in dsts], at_start=False))
-            rows.append(row)
-            i += 1
-        by_class = np.stack(rows) if rows else np.full((1, len(reps)), -1, dtype=np.int64)
+        e_start = np.searchsorted(flat[:, 0], np.arange(n + 1))
+        moves = np.array(self.empty, dtype=np.int64).reshape(-1, 3)
+        moves = moves[np.argsort(moves[:, 0], kind="stable")]
+        x_start = np.searchsorted(moves[:, 0], np.arange(n + 1))
+        final_mask = np.zeros(n, dtype=np.bool_)
+        final_mask[list(finals)] = True
+        status, by_class, accept = subset_construction(
+            e_start, byte_class[flat[:, 1]], byte_class[flat[:, 2]], flat[:, 3], x_start, moves[:, 1], moves[:, 2],
+            start, final_mask, len(reps), budget, _deadline(),
+        )  # fmt: skip
+        _raise_for(status, budget, "a determinised byte automaton")
         table = by_class[:, byte_class].astype(np.int32)
-        accept = np.array([any(q in finals for q, _ in s) for s in sets.items], dtype=bool)
         if not minimize:
             table, accept = _trimmed(table, accept)
             return DFA(table, accept) if table.shape[0] else DFA.empty()
@@ -318,6 +317,37 @@ class DFA:
                     todo.append(r)
         return None
 
+    def texts(self, limit: int) -> list[bytes] | None:
+        """Every accepted string, when there are at most ``limit`` of them (a finite language); else None."""
+        out: list[bytes] = []
+        stack: list[tuple[int, bytes]] = [(0, b"")]
+        while stack:
+            q, text = stack.pop()
+            if len(text) > self.num_states:  # a path longer than the states loops: infinitely many strings
+                return None
+            if self.accept[q]:
+                out.append(text)
+                if len(out) > limit:
+                    return None
+            row = self.table[q]
+            for byte in np.flatnonzero(row >= 0).tolist():
+                stack.append((int(row[byte]), text + bytes([byte])))
+        return sorted(out)
+
+    def draw(self, rng, limit: int = 400) -> bytes:
+        """A random accepted string (``rng`` a :class:`random.Random`): a walk that stops at an accepting state
+        with probability 1/4 and finishes by the shortest way after ``limit`` bytes. For tests and benchmarks
+        that check what an automaton spells; every state of a trimmed automaton can still reach acceptance."""
+        q, out = 0, bytearray()
+        for _ in range(limit):
+            options = np.flatnonzero(self.table[q] >= 0)
+            if self.accept[q] and (rng.random() < 0.25 or not len(options)):
+                return bytes(out)
+            byte = int(options[rng.randrange(len(options))])
+            out.append(byte)
+            q = int(self.table[q, byte])
+        return bytes(out + self.shortest(q))
+
     def includes(self, other: DFA) -> bool:
         """Whether every string ``other`` accepts is accepted here."""
         return (other - self).is_empty()
@@ -328,10 +358,27 @@ class DFA:
     # -- minimisation ------------------------------------------------------------------------------------------
 
     @cached_property
+    def _runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The table as byte-range edges (source, first byte, last byte, target): one per run of equal targets
+        along a row, dead runs left out."""
+        t = self.table
+        starts = np.ones(t.shape, dtype=bool)
+        starts[:, 1:] = t[:, 1:] != t[:, :-1]
+        ends = np.ones(t.shape, dtype=bool)
+        ends[:, :-1] = starts[:, 1:]
+        src, lo = np.nonzero(starts)
+        _, hi = np.nonzero(ends)
+        dst = t[src, lo]
+        live = dst >= 0
+        return src[live], lo[live], hi[live], dst[live].astype(np.int64)
+
+    @cached_property
     def _columns(self) -> tuple[np.ndarray, np.ndarray]:
         """(distinct columns of the table, byte -> column) : bytes with identical columns move together."""
-        cols, inverse = np.unique(self.table.T, axis=0, return_inverse=True)
-        return cols.T, inverse.reshape(-1)
+        columns = np.ascontiguousarray(self.table.T)  # compared as raw bytes: one sort of 256 keys
+        keys = columns.view(np.dtype((np.void, columns.shape[1] * columns.itemsize))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        return self.table[:, first], inverse.reshape(-1)
 
     def minimized(self) -> DFA:
         """The minimal automaton of the same language: unreachable and dead states removed, equivalent states
@@ -515,39 +562,20 @@ def _product(a: DFA, b: DFA, rule, keep_dead: bool, budget: int = DEFAULT_BYTE_S
     na, nb = a.num_states, b.num_states
     ta = np.concatenate([a.table, np.full((1, 256), -1, dtype=np.int32)])
     tb = np.concatenate([b.table, np.full((1, 256), -1, dtype=np.int32)])
-    ta = np.where(ta < 0, na, ta)
-    tb = np.where(tb < 0, nb, tb)
+    ta = np.where(ta < 0, na, ta).astype(np.int64)
+    tb = np.where(tb < 0, nb, tb).astype(np.int64)
     acc_a = np.append(a.accept, False)
     acc_b = np.append(b.accept, False)
-    pairs = _Numbering((0, 0), budget, "a product of byte automata")
-    rows = []
-    i = 0
-    while i < len(pairs):
-        p, q = pairs.items[i]
-        keys = ta[p].astype(np.int64) * (nb + 1) + tb[q]
-        uniq, inv = np.unique(keys, return_inverse=True)
-        targets = np.empty(len(uniq), dtype=np.int64)
-        for k, key in enumerate(uniq.tolist()):
-            pair = divmod(key, nb + 1)
-            dead = pair[0] == na and pair[1] == nb if keep_dead else (pair[0] == na or pair[1] == nb)
-            targets[k] = -1 if dead else pairs.id(pair)
-        rows.append(targets[inv.reshape(-1)])
-        i += 1
-    table = np.stack(rows).astype(np.int32)
-    accept = np.array([bool(rule(acc_a[p], acc_b[q])) for p, q in pairs.items], dtype=bool)
+    status, table, left, right = product_construction(ta, tb, keep_dead, budget, _deadline())
+    _raise_for(status, budget, "a product of byte automata")
+    accept = rule(acc_a[left], acc_b[right]).astype(bool)
     return DFA(table, accept).minimized()
 
 
 def concat(parts: Sequence[DFA], budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
     """The strings made of one string of each part, in order."""
     nfa = NFA()
-    start = nfa.state()
-    ends = [start]
-    for part in parts:
-        s, finals = nfa.add_dfa(part)
-        for e in ends:
-            nfa.add_empty(e, s)
-        ends = finals
+    start, ends = nfa.add_chain(parts)
     return nfa.determinize(start, ends, budget)
 
 

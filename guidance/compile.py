@@ -30,7 +30,6 @@ from ..constraints.base import Constraint
 from ..constraints.errors import ConstraintError, ConstraintTooLargeError
 from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays, from_transitions, product
 from .index_builder import build_index
-from .json_schema import schema_to_regex
 from .regex_classes import python_shorthands
 from .regex_exclude import exclude_character
 from .size_bounds import regex_size
@@ -613,9 +612,9 @@ def _(constraint: Length, vocab, state_budget: int = DEFAULT_STATE_BUDGET) -> Co
 
 @compile_constraint.register
 def _(constraint: JsonSchema, vocab, state_budget: int = DEFAULT_STATE_BUDGET) -> CompiledConstraint:
-    compiled = schema_to_regex(constraint.schema, constraint.strict, constraint.whitespace)
-    automaton = regex_automaton(compiled.regex, vocab, state_budget)
-    return CompiledConstraint(automaton, (_json_validator(constraint.schema),), constraint.describe())
+    from .schema_compile import compile_json_schema
+
+    return compile_json_schema(constraint, vocab, state_budget)
 
 
 def slot_automaton(

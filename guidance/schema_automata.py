@@ -31,6 +31,12 @@ from .ranges import integer_range_regex
 __all__ = ["SchemaNotCompiled", "SchemaAutomaton", "schema_automaton"]
 
 TYPES = ("null", "boolean", "object", "array", "number", "string")
+#: uniqueItems: the most item values, and sets of them, compiled
+_UNIQUE_DOMAIN = 16
+_UNIQUE_STATES = 4096
+#: patternProperties of one object compiled together (their key groups are the subsets), members counted
+_PATTERN_GROUPS = 6
+_MEMBER_COUNT = 64
 #: keywords with no effect on validity
 ANNOTATIONS = frozenset(
     {
@@ -44,7 +50,9 @@ COMPILED = frozenset(
         "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
         "maxLength", "pattern", "format", "properties", "required", "additionalProperties", "items", "prefixItems",
         "additionalItems", "multipleOf",
-        "minItems", "maxItems", "anyOf", "allOf", "oneOf", "not", "if", "then", "else", "$ref",
+        "minItems", "maxItems", "anyOf", "allOf", "oneOf", "not", "if", "then", "else", "$ref", "uniqueItems",
+        "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
+        "dependentSchemas", "dependencies",
     }
 )  # fmt: skip
 FORMATS = frozenset({"date-time", "date", "time", "uuid", "email"})
@@ -90,15 +98,22 @@ class _Compiler:
     free_depth: int = 2
     budget: int = DEFAULT_BYTE_STATE_BUDGET
     ref_depth: int = 3
+    whitespace: str = r"[ ]?"
+    closed: bool = False
     narrowed: list[str] = field(default_factory=list)
     _refs: list[str] = field(default_factory=list)
+    _validator: Any = None
+    #: in ordered mode (see :meth:`minus`), the names every object spells at their rank, named by it or not
+    order: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        self.ws = DFA.literal(b"") | DFA.literal(b" ")
+        self.ws = _whitespace(self.whitespace, self.budget)
+        self.quote, self.colon, self.comma = _lit('"'), _lit(":"), _lit(",")
         self.content = string_content_dfa(self.budget)
-        self._free: dict[int, DFA] = {}
+        self._free: dict[tuple[int, frozenset[str] | None], DFA] = {}
         self.canonical_number = pattern_dfa(_NUMBER, search=False, budget=self.budget)
         self.objects = _object_texts(self.budget)
+        self.rank = _names_in_order(self.root)  # one member order for every object of the document
         rest = NFA()
         r = rest.state()
         rest.add(r, 0, 255, r)
@@ -119,42 +134,65 @@ class _Compiler:
     def literal(self, value: Any) -> DFA:
         """The texts of one value: its canonical spelling with the optional spaces every value has."""
         if isinstance(value, dict):
-            members = [(k, self.literal(v), True) for k, v in value.items()]
-            return self.object_members(members, None, None)
+            members = [(k, self.literal(v), True) for k, v in sorted(value.items(), key=lambda kv: self.ranked(kv[0]))]
+            return self.object_members(members, [])
         if isinstance(value, list):
             return self.array_items([self.literal(v) for v in value], DFA.empty(), len(value), len(value))
         return _lit(_spelled(value))
 
-    def minus(self, a: DFA, b: DFA, path: str, what: str) -> DFA:
-        """``a - b`` on values. Values other than objects are written one way (up to the optional spaces, which
-        both sides allow alike), so subtracting texts subtracts values; an object's members may come in another
-        order on each side, so when both sides hold objects (at any depth) a text of ``a`` could be a value of
-        ``b`` written differently: refused, unless (for objects, and for arrays holding objects, apart) no such
-        text of ``a`` is left or ``b`` has none of that kind."""
-        for kind in self.kinds:
-            left = (a & kind & self.objects) - b
-            if not left.is_empty() and not (b & kind & self.objects).is_empty():
-                raise SchemaNotCompiled(f"{what} over objects is not compiled exactly (their members' order)", path)
+    def ranked(self, name: str) -> tuple[int, str]:
+        return (self.rank.get(name, len(self.rank)), name)
+
+    def minus(self, left: list[tuple[Any, str]], right: list[tuple[Any, str]], path: str, what: str) -> DFA:
+        """The values valid under every node of ``left`` and not under every node of ``right``.
+
+        Values other than objects are written one way (up to the optional spaces, which both sides allow alike),
+        so subtracting texts subtracts values. Objects are written with named members in one order for the
+        whole document (:func:`_names_in_order`) and other keys after them in any order; a key named on one
+        side only would sit in its place there and among the others on the other side. So when both sides hold
+        objects, they are compiled again in *ordered mode*: every object spells every name either side mentions
+        at its place, named by it or not (valued by its ``additionalProperties``), and only keys outside those
+        names are extra. Then each side spells a value in the same ways, and the text difference is exact."""
+        a, b = self.conjunction(left), self.conjunction(right)
+        names = _names_under([n for n, _ in left + right], self)
+        if self.order is not None:
+            if names <= self.order:
+                return a - b
+            raise _MoreNames(names | self.order)
+        if not any(
+            not (a & kind & self.objects).is_empty() and not (b & kind & self.objects).is_empty() for kind in self.kinds
+        ):
+            return a - b
+        while True:
+            self.order = frozenset(names)
+            try:
+                a, b = self.conjunction(left), self.conjunction(right)
+                break
+            except _MoreNames as more:
+                names = more.names
+            finally:
+                self.order = None
         return a - b
 
     def free(self, depth: int, path: str) -> DFA:
         """Any JSON value nesting at most ``depth`` objects/arrays."""
-        if depth in self._free:
+        if (depth, self.order) in self._free:
             if depth == 0:
                 self.narrowed.append(path)
-            return self._free[depth]
+            return self._free[depth, self.order]
         scalars = union(
             [_lit("null"), _lit("true"), _lit("false"), self.canonical_number, self.string_of(self.content)]
         )
         if depth == 0:
             self.narrowed.append(path)
-            self._free[0] = scalars
+            self._free[0, self.order] = scalars
             return scalars
         inner = self.free(depth - 1, path)
-        obj = self.object_members([], self.content, inner)
+        names = sorted(self.order or (), key=self.ranked)  # ordered mode: the names in their places
+        obj = self.object_members([(n, inner, False) for n in names], [(self.string_of(self.other_keys(names)), inner)])
         arr = self.array_items([], inner, 0, None)
-        self._free[depth] = union([scalars, obj, arr], self.budget)
-        return self._free[depth]
+        self._free[depth, self.order] = union([scalars, obj, arr], self.budget)
+        return self._free[depth, self.order]
 
     # -- nodes -------------------------------------------------------------------------------------------------
 
@@ -208,7 +246,6 @@ class _Compiler:
 
     def check_keywords(self, node: dict, path: str) -> None:
         unknown = sorted(k for k in node if k not in COMPILED and k not in ANNOTATIONS and _is_keyword(k))
-        unknown = [k for k in unknown if not (k == "uniqueItems" and node[k] is False)]
         if unknown:
             raise SchemaNotCompiled(f"keyword {unknown[0]!r} is not compiled", f"{path}/{unknown[0]}")
         fmt = node.get("format")
@@ -225,26 +262,41 @@ class _Compiler:
                     branches = [self.conjunction([*rest, (b, f"{path}/{key}/{j}")]) for j, b in enumerate(node[key])]
                     return union(branches, self.budget)
         for i, (node, path) in enumerate(flat):
+            for key in ("dependentRequired", "dependentSchemas", "dependencies"):
+                if node.get(key):
+                    # "if the object has `name`, then ...": objects without it, or with it and what it asks
+                    name, wants = next(iter(node[key].items()))
+                    left = {k: v for k, v in node[key].items() if k != name}
+                    rest = [*flat[:i], ({**_without(node, key), **({key: left} if left else {})}, path), *flat[i + 1 :]]
+                    needs = (
+                        {"required": [name, *wants]}
+                        if isinstance(wants, list)
+                        else {"required": [name], "allOf": [wants]}
+                    )
+                    branches = [({"properties": {name: False}}, f"{path}/{key}"), (needs, f"{path}/{key}/{name}")]
+                    return union([self.conjunction([*rest, b]) for b in branches], self.budget)
+        for i, (node, path) in enumerate(flat):
             if "oneOf" in node:  # branches that may overlap: each minus the others
                 rest = [*flat[:i], (_without(node, "oneOf"), path), *flat[i + 1 :]]
                 branches = node["oneOf"]
                 out = []
                 for j, b in enumerate(branches):
-                    mine = self.conjunction([*rest, (b, f"{path}/oneOf/{j}")])
-                    others = [self.value(o, f"{path}/oneOf/{k}") for k, o in enumerate(branches) if k != j]
+                    mine = [*rest, (b, f"{path}/oneOf/{j}")]
+                    others = [o for k, o in enumerate(branches) if k != j]
                     out.append(
-                        self.minus(mine, union(others, self.budget), f"{path}/oneOf", "oneOf") if others else mine
+                        self.minus(mine, [({"anyOf": others}, f"{path}/oneOf")], f"{path}/oneOf", "oneOf")
+                        if others
+                        else self.conjunction(mine)
                     )
                 return union(out, self.budget)
             if "not" in node:
                 rest = [*flat[:i], (_without(node, "not"), path), *flat[i + 1 :]]
-                return self.minus(self.conjunction(rest), self.value(node["not"], f"{path}/not"), f"{path}/not", "not")
+                return self.minus(rest, [(node["not"], f"{path}/not")], f"{path}/not", "not")
             if "if" in node:
                 rest = [*flat[:i], (_without(node, "if", "then", "else"), path), *flat[i + 1 :]]
                 yes = self.conjunction([*rest, (node["if"], f"{path}/if"), (node.get("then", True), f"{path}/then")])
-                no = self.conjunction([*rest, (node.get("else", True), f"{path}/else")])
-                cond = self.value(node["if"], f"{path}/if")
-                return yes | self.minus(no, cond, f"{path}/if", "if/else")
+                no = [*rest, (node.get("else", True), f"{path}/else")]
+                return yes | self.minus(no, [(node["if"], f"{path}/if")], f"{path}/if", "if/else")
         return self.base(flat)
 
     def resolve(self, ref: Any, path: str) -> Any:
@@ -266,6 +318,12 @@ class _Compiler:
 
     def base(self, flat: list[tuple[dict, str]]) -> DFA:
         """The values of the types every node allows, each type under every node's keywords for it."""
+        listed = [
+            node["enum"] if "enum" in node else [node["const"]] for node, _ in flat if "enum" in node or "const" in node
+        ]
+        if listed:  # finitely many values: those valid under every node (jsonschema judges), spelled out
+            kept = {_spelled(v): v for v in listed[0] if all(self.valid(v, node, where) for node, where in flat)}
+            return union([self.literal(v) for v in kept.values()], self.budget) if kept else DFA.empty()
         types = set(TYPES) | {"integer"}
         for node, _ in flat:
             if "type" in node:
@@ -277,12 +335,19 @@ class _Compiler:
             types.discard("integer")
         path = flat[0][1]
         parts = [self.typed(t, flat, path) for t in TYPES + ("integer",) if t in types]
-        out = union(parts, self.budget) if parts else DFA.empty()
-        for node, _ in flat:
-            if "enum" in node or "const" in node:
-                values = node["enum"] if "enum" in node else [node["const"]]
-                out = out & union([self.literal(v) for v in values], self.budget)
-        return out
+        return union(parts, self.budget) if parts else DFA.empty()
+
+    def valid(self, value: Any, node: dict, path: str) -> bool:
+        """Whether ``value`` is valid under ``node``, a part of the root schema (references resolve in it)."""
+        if self._validator is None:
+            import jsonschema
+
+            cls = jsonschema.validators.validator_for(self.root, default=jsonschema.Draft202012Validator)
+            self._validator = cls(self.root, format_checker=cls.FORMAT_CHECKER)
+        try:
+            return bool(self._validator.evolve(schema=node).is_valid(value))
+        except Exception as e:  # noqa: BLE001 - a reference jsonschema cannot resolve, a number it cannot judge
+            raise SchemaNotCompiled(f"jsonschema cannot judge the listed value {value!r}: {e}", path) from None
 
     def typed(self, kind: str, flat: list[tuple[dict, str]], path: str) -> DFA:
         if kind == "null":
@@ -359,71 +424,136 @@ class _Compiler:
         return text
 
     def object(self, nodes: list[dict], path: str) -> DFA:
-        """Objects valid under every node: each name's value under every node's schema for it (its property,
-        else its ``additionalProperties``), required by any, other keys under every ``additionalProperties``."""
-        names: list[str] = []
-        for node in nodes:
-            names += [n for n in node.get("properties", {}) if n not in names]
-        for node in nodes:
-            names += [n for n in node.get("required", []) if n not in names]
+        """Objects valid under every node. A name's value is under every node's schema for it: its property and
+        the ``patternProperties`` its name matches, else that node's ``additionalProperties``. Keys no node names
+        are grouped by the patterns they match, each group with its values' schema; ``propertyNames`` limits every
+        key, ``minProperties``/``maxProperties`` count the members, ``required`` names must be written."""
+        named = {n for node in nodes for n in node.get("properties", {})}
+        named |= {n for node in nodes for n in node.get("required", [])}
+        names = sorted(named | (self.order or set()), key=self.ranked)
+        patterns = [
+            (self.key_pattern(pattern, f"{path}/patternProperties/{pattern}"), sub, k, f"{path}/patternProperties")
+            for k, node in enumerate(nodes)
+            for pattern, sub in node.get("patternProperties", {}).items()
+        ]
+        if len(patterns) > _PATTERN_GROUPS:
+            raise SchemaNotCompiled(f"more than {_PATTERN_GROUPS} patternProperties are not compiled", path)
+        key_schemas = [(node["propertyNames"], f"{path}/propertyNames") for node in nodes if "propertyNames" in node]
         members = []
         for name in names:
-            subs = [
-                (node["properties"][name], f"{path}/properties/{name}")
-                if name in node.get("properties", {})
-                else (node.get("additionalProperties", True), f"{path}/additionalProperties")
-                for node in nodes
-            ]
-            members.append((name, self.conjunction(subs), any(name in node.get("required", []) for node in nodes)))
-        extra = self.conjunction(
-            [(node.get("additionalProperties", True), f"{path}/additionalProperties") for node in nodes]
-        )
-        if extra.is_empty():
-            return self.object_members(members, None, None)
-        taken = [DFA.literal(json.dumps(n, ensure_ascii=False)[1:-1].encode()) for n in names]
-        others = self.content - union(taken, self.budget) if taken else self.content
-        return self.object_members(members, others, extra)
+            # a name the nodes do not mention (ordered mode) is an extra key in its place: closed objects refuse it
+            default = True if name in named else not self.closed
+            content = json.dumps(name, ensure_ascii=False)[1:-1].encode()
+            matched = {(k, id(sub)): (sub, where) for dfa, sub, k, where in patterns if dfa.accepts(content)}
+            subs = list(matched.values())
+            for k, node in enumerate(nodes):
+                if name in node.get("properties", {}):
+                    subs.append((node["properties"][name], f"{path}/properties/{name}"))
+                elif not any(key[0] == k for key in matched):
+                    subs.append((node.get("additionalProperties", default), f"{path}/additionalProperties"))
+            allowed = all(self.valid(name, sub, where) for sub, where in key_schemas)
+            value = self.conjunction(subs) if allowed else DFA.empty()
+            needed = any(name in node.get("required", []) for node in nodes)
+            if needed or not value.is_empty():
+                members.append((name, value, needed))
+        extras = self.extra_members(nodes, names, patterns, key_schemas, path)
+        lo = max((int(node.get("minProperties", 0)) for node in nodes), default=0)
+        caps = [int(node["maxProperties"]) for node in nodes if "maxProperties" in node]
+        return self.object_members(members, extras, lo, min(caps) if caps else None, path)
 
-    def object_members(self, members, extra_keys: DFA | None, extra_value: DFA | None) -> DFA:
-        """``{`` the named members in order (optional ones may be left out), then any number of other keys from
-        ``extra_keys`` with values ``extra_value``, ``}``."""
+    def key_pattern(self, pattern: str, path: str) -> DFA:
+        """String contents (as JSON escapes them) of the keys ``pattern`` matches (a search, as JSON Schema says)."""
+        try:
+            return pattern_dfa(pattern, JSON_STRING, budget=self.budget)
+        except PatternNotCompiled as e:
+            raise SchemaNotCompiled(str(e), path) from None
+
+    def extra_members(self, nodes, names, patterns, key_schemas, path) -> list[tuple[DFA, DFA]]:
+        """(key texts, value texts) of the keys not in ``names``, one pair per set of patterns they match."""
+        others = self.other_keys(names)
+        out = []
+        for picked in range(1 << len(patterns)):
+            keys = others
+            for bit, (dfa, _, _, _) in enumerate(patterns):
+                keys = keys & dfa if picked >> bit & 1 else keys - dfa
+                if keys.is_empty():
+                    break
+            if keys.is_empty():
+                continue
+            subs = []
+            for k, node in enumerate(nodes):
+                mine = [(sub, where) for bit, (_, sub, j, where) in enumerate(patterns) if j == k and picked >> bit & 1]
+                # closed: objects that do not say so take no keys they do not name
+                subs += mine or [(node.get("additionalProperties", not self.closed), f"{path}/additionalProperties")]
+            value = self.conjunction(subs)
+            if value.is_empty():
+                continue
+            key_texts = self.string_of(keys)
+            for sub, where in key_schemas:
+                key_texts = key_texts & self.value(sub, where)
+            if not key_texts.is_empty():
+                out.append((key_texts, value))
+        return out
+
+    def other_keys(self, names: list[str]) -> DFA:
+        """String contents of the keys not in ``names``."""
+        taken = [DFA.literal(json.dumps(n, ensure_ascii=False)[1:-1].encode()) for n in names]
+        return self.content - union(taken, self.budget) if taken else self.content
+
+    def object_members(
+        self, members, extras: list[tuple[DFA, DFA]], lo: int = 0, hi: int | None = None, path: str = ""
+    ) -> DFA:
+        """``{`` the named members in order (optional ones may be left out), then any number of members from
+        ``extras`` (key texts, value texts), ``lo`` to ``hi`` members in all, ``}``. The states count the members
+        written, up to ``hi`` (or up to ``lo``, past which more are all alike, and at least 1)."""
+        cap = hi if hi is not None else max(lo, 1)  # at least "none yet" and "some": the comma depends on it
+        if not extras:
+            cap = min(cap, len(members))  # no more members than the named ones can be written
+            if lo > len(members):
+                return DFA.empty()
+        if cap > _MEMBER_COUNT:
+            raise SchemaNotCompiled(f"counting more than {_MEMBER_COUNT} members is not compiled", path)
+
+        def after(c: int) -> int | None:  # the count after one more member; None past hi
+            if hi is not None and c + 1 > hi:
+                return None
+            return min(c + 1, cap)
+
         nfa = NFA()
         ws = self.ws
-        start = nfa.state()
-        open_end = nfa.state()
-        nfa.add_bytes(start, b"{", open_end)
-        s, f = nfa.add_dfa(ws)
-        nfa.add_empty(open_end, s)
-        # states: (member index, whether a member was written)
-        cur = {False: nfa.state(), True: nfa.state()}
-        for q in f:
-            nfa.add_empty(q, cur[False])
+        start, end = nfa.state(), nfa.state()
+        cur = [nfa.state() for _ in range(cap + 1)]
+        s, fs = nfa.add_chain([_lit("{"), ws])
+        nfa.add_empty(start, s)
+        for q in fs:
+            nfa.add_empty(q, cur[0])
         for name, value, needed in members:
-            nxt = {False: nfa.state(), True: nfa.state()}
-            if not needed:
-                nfa.add_empty(cur[False], nxt[False])
-                nfa.add_empty(cur[True], nxt[True])
-            member = self.around(self.key(name), ws, _lit(":"), ws, value)
-            first = self.around(member)
-            later = self.around(ws, _lit(","), ws, member)
-            for written, piece in ((False, first), (True, later)):
-                s, fs = nfa.add_dfa(piece)
-                nfa.add_empty(cur[written], s)
+            nxt = [nfa.state() for _ in range(cap + 1)]
+            member = [self.key(name), ws, self.colon, ws, value]
+            for c in range(cap + 1):
+                if not needed:
+                    nfa.add_empty(cur[c], nxt[c])
+                d = after(c)
+                if d is None:
+                    continue
+                s, fs = nfa.add_chain([ws, self.comma, ws, *member] if c else member)
+                nfa.add_empty(cur[c], s)
                 for q in fs:
-                    nfa.add_empty(q, nxt[True])
+                    nfa.add_empty(q, nxt[d])
             cur = nxt
-        if extra_keys is not None and extra_value is not None and not extra_keys.is_empty():
-            member = self.around(self.string_of(extra_keys), ws, _lit(":"), ws, extra_value)
-            for written, piece in ((False, member), (True, self.around(ws, _lit(","), ws, member))):
-                s, fs = nfa.add_dfa(piece)
-                nfa.add_empty(cur[written], s)
+        for keys, value in extras:
+            member = [keys, ws, self.colon, ws, value]
+            for c in range(cap + 1):
+                d = after(c)
+                if d is None:
+                    continue
+                s, fs = nfa.add_chain([ws, self.comma, ws, *member] if c else member)
+                nfa.add_empty(cur[c], s)
                 for q in fs:
-                    nfa.add_empty(q, cur[True])
-        end = nfa.state()
-        close = self.around(ws, _lit("}"))
-        for written in (False, True):
-            s, fs = nfa.add_dfa(close)
-            nfa.add_empty(cur[written], s)
+                    nfa.add_empty(q, cur[d])
+        for c in range(lo, cap + 1):
+            s, fs = nfa.add_chain([ws, _lit("}")])
+            nfa.add_empty(cur[c], s)
             for q in fs:
                 nfa.add_empty(q, end)
         return nfa.determinize(start, [end], self.budget, minimize=False)
@@ -444,23 +574,73 @@ class _Compiler:
         rest = self.conjunction([(items, f"{path}/items") for _, items in shapes])
         lo = max(int(node.get("minItems", 0)) for node in nodes)
         caps = [int(node["maxItems"]) for node in nodes if "maxItems" in node]
-        return self.array_items(firsts, rest, lo, min(caps) if caps else None)
+        hi = min(caps) if caps else None
+        if any(node.get("uniqueItems") is True for node in nodes) and (hi is None or hi > 1):
+            return self.unique_items(firsts, rest, lo, hi, f"{path}/uniqueItems")
+        return self.array_items(firsts, rest, lo, hi)
+
+    def unique_items(self, firsts: list[DFA], rest: DFA, lo: int, hi: int | None, path: str) -> DFA:
+        """Arrays of distinct items, where every position allows finitely many scalars (enums, booleans, null):
+        a scalar has one spelling, so distinct texts are distinct values, and the automaton's state is the set of
+        items written so far (their number is its size). Other item domains are refused by name."""
+        choices = [f.texts(_UNIQUE_DOMAIN) for f in [*firsts, rest]]
+        if any(c is None for c in choices) or any(t[:1] in (b"{", b"[") for c in choices for t in c):
+            raise SchemaNotCompiled(
+                f"uniqueItems is compiled only over at most {_UNIQUE_DOMAIN} scalar values (enums, booleans, null)",
+                path,
+            )
+        domain = sorted({t for c in choices for t in c})
+        index = {t: k for k, t in enumerate(domain)}
+        top = len(domain) if hi is None else min(hi, len(domain))
+        nfa = NFA()
+        start, end = nfa.state(), nfa.state()
+        seen = {0: nfa.state()}
+        s, fs = nfa.add_chain([_lit("["), self.ws])
+        nfa.add_empty(start, s)
+        for q in fs:
+            nfa.add_empty(q, seen[0])
+        todo = [0]
+        while todo:
+            used = todo.pop()
+            count = used.bit_count()
+            if len(seen) > _UNIQUE_STATES:
+                raise SchemaNotCompiled(f"uniqueItems needs more than {_UNIQUE_STATES:,} sets of items", path)
+            if count >= lo:
+                s, fs = nfa.add_chain([self.ws, _lit("]")])
+                nfa.add_empty(seen[used], s)
+                for q in fs:
+                    nfa.add_empty(q, end)
+            if count >= top:
+                continue
+            for text in choices[min(count, len(firsts))]:
+                bit = 1 << index[text]
+                if used & bit:
+                    continue
+                nxt = used | bit
+                if nxt not in seen:
+                    seen[nxt] = nfa.state()
+                    todo.append(nxt)
+                item = DFA.literal(text)
+                s, fs = nfa.add_chain([self.ws, self.comma, self.ws, item] if count else [item])
+                nfa.add_empty(seen[used], s)
+                for q in fs:
+                    nfa.add_empty(q, seen[nxt])
+        return nfa.determinize(start, [end], self.budget)
 
     def array_items(self, firsts: list[DFA], rest: DFA, lo: int, hi: int | None) -> DFA:
         """``[`` the ``firsts`` in order, then items of ``rest``, ``lo`` to ``hi`` items in all, ``]``."""
         ws = self.ws
-        sep = self.around(ws, _lit(","), ws)
+        sep = [ws, self.comma, ws]
         nfa = NFA()
         start, end = nfa.state(), nfa.state()
         head = nfa.state()
-        s, fs = nfa.add_dfa(self.around(_lit("["), ws))
+        s, fs = nfa.add_chain([_lit("["), ws])
         nfa.add_empty(start, s)
         for q in fs:
             nfa.add_empty(q, head)
-        close = self.around(ws, _lit("]"))
 
         def closing(at: int) -> None:
-            s, fs = nfa.add_dfa(close)
+            s, fs = nfa.add_chain([ws, _lit("]")])
             nfa.add_empty(at, s)
             for q in fs:
                 nfa.add_empty(q, end)
@@ -478,19 +658,19 @@ class _Compiler:
             if item.is_empty():
                 break
             if count >= bounded and limit is None:  # the rest loop back
-                s, fs = nfa.add_dfa(self.around(sep, item) if count else item)
+                s, fs = nfa.add_chain([*sep, item] if count else [item])
                 nfa.add_empty(cur, s)
                 loop = nfa.state()
                 for q in fs:
                     nfa.add_empty(q, loop)
                 closing(loop)
-                s, fs = nfa.add_dfa(self.around(sep, item))
+                s, fs = nfa.add_chain([*sep, item])
                 nfa.add_empty(loop, s)
                 for q in fs:
                     nfa.add_empty(q, loop)
                 break
             nxt = nfa.state()
-            s, fs = nfa.add_dfa(self.around(sep, item) if count else item)
+            s, fs = nfa.add_chain([*sep, item] if count else [item])
             nfa.add_empty(cur, s)
             for q in fs:
                 nfa.add_empty(q, nxt)
@@ -573,20 +753,97 @@ def _object_texts(budget: int) -> DFA:
     return nfa.determinize(out, [found], budget)
 
 
+class _MoreNames(Exception):
+    """Raised in ordered mode by a subtraction whose sides mention names the mode does not place: the outermost
+    subtraction starts again with them."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        super().__init__(sorted(names))
+        self.names = names
+
+
+def _names_in_order(root: Any, resolve=None) -> dict[str, int]:
+    """Every property name under ``root`` (``properties`` keys, ``required`` entries, keys of object values in
+    ``const``/``enum``), ranked by first appearance: for the whole document, the member order of every object the
+    compiler spells. With ``resolve`` (a reference -> its schema), references are followed, each once."""
+    rank: dict[str, int] = {}
+    seen: set[str] = set()
+
+    def walk(node: Any, literal: bool) -> None:
+        if isinstance(node, dict):
+            if literal:
+                names = list(node)
+            else:
+                props = node.get("properties")
+                names = list(props) if isinstance(props, dict) else []
+                required = node.get("required")
+                names += [r for r in required if isinstance(r, str)] if isinstance(required, list) else []
+                ref = node.get("$ref")
+                if resolve is not None and isinstance(ref, str) and ref not in seen:
+                    seen.add(ref)
+                    try:
+                        walk(resolve(ref, ""), False)
+                    except SchemaNotCompiled:
+                        pass  # compiling the reference reports it
+            for name in names:
+                rank.setdefault(name, len(rank))
+            for key, child in node.items():
+                walk(child, literal or key in ("const", "enum"))
+        elif isinstance(node, list):
+            for child in node:
+                walk(child, literal)
+
+    walk(root, False)
+    return rank
+
+
+def _names_under(nodes: list[Any], compiler: _Compiler) -> frozenset[str]:
+    """The names mentioned anywhere under ``nodes``, references followed."""
+    return frozenset(_names_in_order(nodes, compiler.resolve))
+
+
 def _is_keyword(key: str) -> bool:
     from .json_schema import VOCABULARY
 
     return key in VOCABULARY
 
 
+def _whitespace(pattern: str, budget: int) -> DFA:
+    """The texts allowed at each structural place: ``pattern`` (ECMA syntax, whole match), which must spell JSON
+    whitespace only (space, tab, line feed, carriage return), or the documents would not parse."""
+    from ..constraints.errors import InvalidConstraintError
+
+    try:
+        ws = pattern_dfa(pattern, search=False, budget=budget)
+    except PatternNotCompiled as e:
+        raise InvalidConstraintError(f"whitespace pattern {pattern!r}: {e}") from None
+    blank = union([DFA.literal(c) for c in (b" ", b"\t", b"\n", b"\r")]).star()
+    stray = (ws - blank).shortest()
+    if stray is not None:
+        raise InvalidConstraintError(
+            f"whitespace pattern {pattern!r} matches {stray.decode('utf-8', 'replace')!r}, which is not JSON "
+            "whitespace (space, tab, line feed, carriage return)"
+        )
+    return ws
+
+
 def schema_automaton(
-    schema: Any, free_depth: int = 2, budget: int = DEFAULT_BYTE_STATE_BUDGET, ref_depth: int = 3
+    schema: Any,
+    free_depth: int = 2,
+    budget: int = DEFAULT_BYTE_STATE_BUDGET,
+    ref_depth: int = 3,
+    whitespace: str = r"[ ]?",
+    closed: bool = False,
 ) -> SchemaAutomaton:
     """The byte automaton of ``schema``'s documents (see the module docstring); an invalid schema raises
-    :class:`~ctrlgen.constraints.InvalidSchemaError` with ``jsonschema``'s message."""
+    :class:`~ctrlgen.constraints.InvalidSchemaError` with ``jsonschema``'s message.
+
+    ``whitespace`` is what may stand at each structural place; ``closed`` reads every object schema that does not
+    give ``additionalProperties`` as ``additionalProperties: false`` (keys named by ``properties`` or ``required``
+    stay allowed): a stated narrowing the caller asks for, for models that would otherwise invent keys."""
     from .json_schema import _check
 
     _check(schema)
-    compiler = _Compiler(schema, free_depth, budget, ref_depth)
+    compiler = _Compiler(schema, free_depth, budget, ref_depth, whitespace, closed)
     dfa = compiler.value(schema, "")
     return SchemaAutomaton(dfa, tuple(dict.fromkeys(compiler.narrowed)))

@@ -123,7 +123,11 @@ def test_every_constraint_error_is_a_ctrlgen_error():
     import ctrlgen.constraints.errors as errors
 
     for name in errors.__all__:
-        assert issubclass(getattr(errors, name), CtrlgenError), name
+        cls = getattr(errors, name)
+        if issubclass(cls, Warning):  # warnings (a narrowed schema) are not raised
+            assert issubclass(cls, UserWarning), name
+            continue
+        assert issubclass(cls, CtrlgenError), name
 
 
 @settings(max_examples=100, deadline=None)

@@ -19,20 +19,6 @@ def _validator(schema):
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
-def _draw(dfa, rng: random.Random, limit: int = 400) -> bytes:
-    """A random accepted text: a walk that stops at an accepting state with probability 1/4 (every state of a
-    minimal automaton can still reach acceptance)."""
-    q, out = 0, bytearray()
-    for _ in range(limit):
-        if dfa.accept[q] and (rng.random() < 0.25 or not (dfa.table[q] >= 0).any()):
-            return bytes(out)
-        options = np.flatnonzero(dfa.table[q] >= 0)
-        byte = int(options[rng.randrange(len(options))])
-        out.append(byte)
-        q = int(dfa.table[q, byte])
-    return bytes(out + dfa.shortest(q))  # finish by the shortest way
-
-
 SCHEMAS = [
     {"type": "object", "properties": {"name": {"type": "string", "maxLength": 5}, "age": {"type": "integer",
      "minimum": 0, "maximum": 120}}, "required": ["name"], "additionalProperties": False},
@@ -53,6 +39,12 @@ SCHEMAS = [
      "items": {"type": "string", "pattern": "^#?[a-z0-9]{1,4}$"}}}},
     {"anyOf": [{"type": "string", "minLength": 2, "pattern": "é"}, {"type": "null"}, {"const": {"k": [1, 2]}}]},
     {"type": "object", "required": ["free"], "additionalProperties": {"type": "boolean"}},
+    {"type": "array", "items": {"enum": ["a", "b", 1, None]}, "uniqueItems": True, "minItems": 1},
+    {"type": "object", "properties": {"x-id": {"type": "string"}}, "patternProperties": {"^x-": {"maxLength": 3},
+     "[0-9]$": {"type": "integer"}}, "additionalProperties": False, "propertyNames": {"maxLength": 4}},
+    {"type": "object", "properties": {"a": {"type": "integer"}}, "minProperties": 2, "maxProperties": 3},
+    {"type": "object", "properties": {"card": {"type": "string"}, "bill": {"type": "string"}},
+     "dependentRequired": {"card": ["bill"]}, "dependentSchemas": {"bill": {"maxProperties": 2}}},
 ]  # fmt: skip
 
 
@@ -62,7 +54,7 @@ def test_every_text_the_automaton_spells_validates(schema):
     validator = _validator(schema)
     rng = random.Random(0)
     for _ in range(60):
-        text = _draw(automaton.dfa, rng)
+        text = automaton.dfa.draw(rng)
         value = json.loads(text)
         assert validator.is_valid(value), (text, list(validator.iter_errors(value))[:1])
 
@@ -79,6 +71,19 @@ EXAMPLES = [
     ([{"when": "2024-02-29", "tags": ["#ab", "z9"]}, {}], [{"when": "2023-02-29"}, {"tags": ["ABC"]}]),
     (["éa", None, {"k": [1, 2]}], ["é", "ab", {"k": [2, 1]}]),
     ([{"free": True, "x": False}], [{"x": True}, {"free": 1}]),
+    ([["a"], [None, 1, "b", "a"], [1, "a"]], [[], ["a", "a"], [None, None], ["c"]]),
+    (
+        [{}, {"x-id": "ab"}, {"x-1": 5}, {"x-a": "s", "b2": 7}],
+        [{"x-id": "abcd"}, {"x-1": "s"}, {"y": 1}, {"x-abc": ""}],
+    ),
+    (
+        [{"a": 1, "b": {}}, {"b": 1, "c": [], "d": None}],
+        [{"a": 1}, {}, {"a": "1", "b": 2}, {"a": 1, "b": 2, "c": 3, "d": 4}],
+    ),
+    (
+        [{}, {"bill": "x"}, {"card": "c", "bill": "b"}, {"x": 1, "bill": "y"}],
+        [{"card": "c"}, {"bill": "b", "x": 1, "y": 2}],
+    ),
 ]
 
 
@@ -122,9 +127,8 @@ def _spellings(value, cap: int = 64) -> list[str]:
 @pytest.mark.parametrize(
     ("schema", "where", "what"),
     [
-        ({"oneOf": [{"type": "object"}, {"required": ["a"]}]}, "/oneOf", "oneOf over objects"),
-        ({"not": {"type": "object", "required": ["a"]}}, "/not", "not over objects"),
-        ({"patternProperties": {"^x": {}}}, "/patternProperties", "patternProperties"),
+        ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "/uniqueItems", "scalar values"),
+        ({"patternProperties": {"(a)\\1": {}}}, "/patternProperties/(a)\\1", "backreference"),
         ({"type": "string", "format": "ipv4"}, "/format", "format 'ipv4'"),
         ({"$ref": "other.json#/a"}, "/$ref", "inside the document"),
         ({"type": "string", "pattern": "(a)\\1"}, "/pattern", "backreference"),
@@ -135,6 +139,34 @@ def test_what_is_not_compiled_is_refused_by_name_and_path(schema, where, what):
     with pytest.raises(SchemaNotCompiled, match=what) as info:
         schema_automaton(schema)
     assert info.value.path == where
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"oneOf": [{"type": "object"}, {"required": ["a"]}]},
+        {"not": {"type": "object", "required": ["a"]}},
+        {"type": "object", "oneOf": [{"required": ["id", "win"]}, {"required": ["id", "lose"]}]},
+        {"oneOf": [{"properties": {"k": {"type": "string"}}, "additionalProperties": False},
+                   {"properties": {"ks": {"type": "array"}}, "additionalProperties": False}]},
+        {"if": {"properties": {"b": {"const": 1}}, "required": ["b"]}, "then": {"required": ["c"]},
+         "else": {"not": {"required": ["c"]}}},
+    ],
+)  # fmt: skip
+def test_subtracting_objects_is_exact_in_every_member_order(schema):
+    """oneOf, not and if/else over objects: a value's members may stand in any order in the value, but the
+    automaton's spelling of it is accepted iff the value is valid (checked on every order of small objects)."""
+    automaton = schema_automaton(schema)
+    validator = _validator(schema)
+    values = [None, 5, "x", [], {}, {"a": 1}, {"b": 1}, {"a": 1, "b": 2}, {"id": "i", "win": 1},
+              {"id": "i", "lose": 1}, {"id": "i", "win": 1, "lose": 2}, {"k": "s"}, {"ks": []}, {"k": "s", "ks": []},
+              {"b": 1, "c": 2}, {"b": 2, "c": 2}, {"c": 1}, {"b": 1}, {"x": {"a": 1}, "a": [1]}]  # fmt: skip
+    for value in values:
+        spelled = [s for s in _spellings(value) if automaton.dfa.accepts(s.encode())]
+        assert bool(spelled) == validator.is_valid(value), value
+    rng = random.Random(0)
+    for _ in range(50):
+        assert validator.is_valid(json.loads(automaton.dfa.draw(rng)))
 
 
 def test_free_values_are_cut_at_their_depth_and_say_so():
