@@ -184,11 +184,12 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def run(per_category: int | None, timeout: float, draws: int, jobs: int, out: Path = OUT) -> dict:
-    import ctrlgen
     from ctrlgen.constraints import JsonSchema
     from ctrlgen.guidance.compile import compile_constraint
     from ctrlgen.guidance.vocabulary import as_vocabulary
     from tqdm.auto import tqdm
+
+    import ctrlgen
 
     vocab = as_vocabulary(ctrlgen.load().tokenizer)
     with tempfile.TemporaryDirectory() as warm:  # compiled kernels loaded once, before the workers fork

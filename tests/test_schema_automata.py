@@ -7,7 +7,6 @@ import random
 from pathlib import Path
 
 import jsonschema
-import numpy as np
 import pytest
 from ctrlgen.guidance.schema_automata import SchemaNotCompiled, _spelled, schema_automaton
 
