@@ -231,3 +231,89 @@ def product_construction(ta, tb, keep_dead, budget, deadline):  # pragma: no cov
             table[i, b] = j
         i += 1
     return DONE, table[:count], left[:count], right[:count]
+
+
+@njit(cache=True)
+def useful_states(table, accept):  # pragma: no cover - jit
+    """The states reachable from 0 that can reach an accepting state (a mask), over the ``(S, 256)`` table."""
+    n = table.shape[0]
+    reach = np.zeros(n, dtype=np.bool_)
+    stack = np.empty(n, dtype=np.int64)
+    reach[0] = True
+    stack[0] = 0
+    top = 1
+    count = np.zeros(n + 1, dtype=np.int64)  # predecessors per target, as CSR, built on the way
+    while top > 0:
+        top -= 1
+        q = stack[top]
+        for b in range(256):
+            t = table[q, b]
+            if t >= 0:
+                count[t + 1] += 1
+                if not reach[t]:
+                    reach[t] = True
+                    stack[top] = t
+                    top += 1
+    start = np.cumsum(count)
+    fill = start[:-1].copy()
+    preds = np.empty(start[-1], dtype=np.int64)
+    for q in range(n):
+        if reach[q]:
+            for b in range(256):
+                t = table[q, b]
+                if t >= 0:
+                    preds[fill[t]] = q
+                    fill[t] += 1
+    useful = np.zeros(n, dtype=np.bool_)
+    top = 0
+    for q in range(n):
+        if reach[q] and accept[q]:
+            useful[q] = True
+            stack[top] = q
+            top += 1
+    while top > 0:
+        top -= 1
+        t = stack[top]
+        for j in range(start[t], start[t + 1]):
+            q = preds[j]
+            if not useful[q]:
+                useful[q] = True
+                stack[top] = q
+                top += 1
+    return useful
+
+
+@njit(cache=True)
+def shortest_path(table, accept, origin):  # pragma: no cover - jit
+    """The bytes of a shortest accepted string from ``origin`` (smallest bytes first), or a length-one array
+    holding -1 when there is none."""
+    n = table.shape[0]
+    back_state = np.full(n, -2, dtype=np.int64)
+    back_byte = np.zeros(n, dtype=np.int64)
+    queue = np.empty(n, dtype=np.int64)
+    back_state[origin] = -1
+    queue[0] = origin
+    head, tail = 0, 1
+    while head < tail:
+        q = queue[head]
+        head += 1
+        if accept[q]:
+            length = 0
+            r = q
+            while back_state[r] >= 0:
+                length += 1
+                r = back_state[r]
+            out = np.empty(length, dtype=np.int64)
+            r = q
+            for k in range(length - 1, -1, -1):
+                out[k] = back_byte[r]
+                r = back_state[r]
+            return out
+        for b in range(256):
+            t = table[q, b]
+            if t >= 0 and back_state[t] == -2:
+                back_state[t] = q
+                back_byte[t] = b
+                queue[tail] = t
+                tail += 1
+    return np.full(1, -1, dtype=np.int64)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,8 +31,14 @@ import numpy as np
 from numba import njit
 
 from ..constraints.errors import CompileTimeoutError, ConstraintTooLargeError
-from ._byte_kernels import OUT_OF_TIME, OVER_BUDGET, product_construction, subset_construction
-from .automaton import _useful_kernel
+from ._byte_kernels import (
+    OUT_OF_TIME,
+    OVER_BUDGET,
+    product_construction,
+    shortest_path,
+    subset_construction,
+    useful_states,
+)
 
 __all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT", "time_limit"]
 
@@ -300,22 +305,10 @@ class DFA:
 
     def shortest(self, start: int = 0) -> bytes | None:
         """A shortest string accepted from state ``start`` (the smallest bytes first), None when there is none."""
-        back: dict[int, tuple[int, int]] = {start: (-1, -1)}
-        todo = deque([start])
-        while todo:
-            q = todo.popleft()
-            if self.accept[q]:
-                out = bytearray()
-                while back[q][0] >= 0:
-                    q, byte = back[q]
-                    out.append(byte)
-                return bytes(reversed(out))
-            for byte in range(256):
-                r = int(self.table[q, byte])
-                if r >= 0 and r not in back:
-                    back[r] = (q, byte)
-                    todo.append(r)
-        return None
+        path = shortest_path(self.table, self.accept, start)
+        if path.shape[0] == 1 and path[0] < 0:
+            return None
+        return bytes(path.astype(np.uint8))
 
     def texts(self, limit: int) -> list[bytes] | None:
         """Every accepted string, when there are at most ``limit`` of them (a finite language); else None."""
@@ -538,14 +531,11 @@ def _hopcroft(table, accept):  # pragma: no cover - jit
 
 def _trimmed(table: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Only the states reachable from 0 that can reach an accepting state (0 first, the rest in order); edges
-    into removed states become dead. The search is the token automata's (:func:`.automaton._useful_kernel`),
-    with bytes as the tokens."""
-    src, byte = np.nonzero(table >= 0)
-    alive, _ = _useful_kernel(
-        src.astype(np.int64), byte.astype(np.int64), table[src, byte].astype(np.int64), table.shape[0], 0,
-        accept.astype(np.bool_), np.zeros(256, dtype=np.bool_),
-    )  # fmt: skip
-    keep = np.flatnonzero(alive)  # the kernel keeps the start; it is useful only if more is, or it accepts
+    into removed states become dead. The search runs over the table itself (:func:`._byte_kernels.useful_states`):
+    listing its edges first cost more than the search."""
+    alive = useful_states(table, accept)
+    alive[0] = True  # the start stays, useful or not
+    keep = np.flatnonzero(alive)  # the start is useful only if more is, or it accepts
     if keep.shape[0] == 1 and not accept[0]:
         return np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=bool)
     new_id = np.full(table.shape[0], -1, dtype=np.int64)

@@ -16,6 +16,7 @@ path. Values the schema leaves free (``{}``, ``true``, a missing ``items``) nest
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,10 +53,10 @@ COMPILED = frozenset(
         "additionalItems", "multipleOf",
         "minItems", "maxItems", "anyOf", "allOf", "oneOf", "not", "if", "then", "else", "$ref", "uniqueItems",
         "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
-        "dependentSchemas", "dependencies",
+        "dependentSchemas", "dependencies", "contains", "minContains", "maxContains",
     }
 )  # fmt: skip
-FORMATS = frozenset({"date-time", "date", "time", "uuid", "email"})
+FORMATS = frozenset({"date-time", "date", "time", "uuid", "email", "ipv4", "ipv6", "uri", "uri-reference"})
 #: the formats JSON Schema defines (2020-12, and draft 4-7's names): asserted, so refused by name until compiled;
 #: any other format is an annotation, as the specification says of unknown formats
 DEFINED_FORMATS = frozenset(
@@ -107,18 +108,12 @@ class _Compiler:
     order: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        self.ws = _whitespace(self.whitespace, self.budget)
+        pieces = _pieces(self.whitespace, self.budget)  # shared by every compile with the same settings
+        self.ws, self.content, self.canonical_number = pieces.ws, pieces.content, pieces.number
+        self.objects, self.kinds, self._free = pieces.objects, pieces.kinds, pieces.free
         self.quote, self.colon, self.comma = _lit('"'), _lit(":"), _lit(",")
-        self.content = string_content_dfa(self.budget)
-        self._free: dict[tuple[int, frozenset[str] | None], DFA] = {}
-        self.canonical_number = pattern_dfa(_NUMBER, search=False, budget=self.budget)
-        self.objects = _object_texts(self.budget)
         self.rank = _names_in_order(self.root)  # one member order for every object of the document
-        rest = NFA()
-        r = rest.state()
-        rest.add(r, 0, 255, r)
-        tail = rest.determinize(r, [r], self.budget)  # every byte string
-        self.kinds = (concat([_lit("{"), tail]), concat([_lit("["), tail]))  # objects, arrays
+        self._free_ordered: dict = {}
 
     # -- pieces ------------------------------------------------------------------------------------------------
 
@@ -174,25 +169,25 @@ class _Compiler:
                 self.order = None
         return a - b
 
-    def free(self, depth: int, path: str) -> DFA:
-        """Any JSON value nesting at most ``depth`` objects/arrays."""
-        if (depth, self.order) in self._free:
-            if depth == 0:
-                self.narrowed.append(path)
-            return self._free[depth, self.order]
+    def free(self, depth: int) -> DFA:
+        """Any JSON value nesting at most ``depth`` objects/arrays (in ordered mode, with its names in place; the
+        names' ranks are the document's: those are kept for this compile only)."""
+        names = tuple(sorted(self.order or (), key=self.ranked))
+        cache = self._free if self.order is None else self._free_ordered
+        if (depth, names) in cache:
+            return cache[depth, names]
         scalars = union(
             [_lit("null"), _lit("true"), _lit("false"), self.canonical_number, self.string_of(self.content)]
         )
         if depth == 0:
-            self.narrowed.append(path)
-            self._free[0, self.order] = scalars
+            cache[depth, names] = scalars
             return scalars
-        inner = self.free(depth - 1, path)
-        names = sorted(self.order or (), key=self.ranked)  # ordered mode: the names in their places
-        obj = self.object_members([(n, inner, False) for n in names], [(self.string_of(self.other_keys(names)), inner)])
+        inner = self.free(depth - 1)
+        others = self.string_of(self.other_keys(list(names)))
+        obj = self.object_members([(n, inner, False) for n in names], [(others, inner)])  # names in their places
         arr = self.array_items([], inner, 0, None)
-        self._free[depth, self.order] = union([scalars, obj, arr], self.budget)
-        return self._free[depth, self.order]
+        cache[depth, names] = union([scalars, obj, arr], self.budget)
+        return cache[depth, names]
 
     # -- nodes -------------------------------------------------------------------------------------------------
 
@@ -209,7 +204,8 @@ class _Compiler:
             if flat is None:
                 return DFA.empty()
             if not flat:
-                return self.free(self.free_depth, nodes[0][1] if nodes else "")
+                self.narrowed.append(nodes[0][1] if nodes else "")  # cut at free_depth
+                return self.free(self.free_depth)
             return self.combined(flat)
         finally:
             for _ in pushed:
@@ -567,15 +563,35 @@ class _Compiler:
                 prefix, items = items, node.get("additionalItems", True)
             shapes.append((prefix, items))
         longest = max(len(p) for p, _ in shapes)
-        firsts = [
-            self.conjunction([(p[j] if j < len(p) else items, f"{path}/items/{j}") for p, items in shapes])
-            for j in range(longest)
+        first_nodes = [
+            [(p[j] if j < len(p) else items, f"{path}/items/{j}") for p, items in shapes] for j in range(longest)
         ]
-        rest = self.conjunction([(items, f"{path}/items") for _, items in shapes])
+        rest_nodes = [(items, f"{path}/items") for _, items in shapes]
         lo = max(int(node.get("minItems", 0)) for node in nodes)
         caps = [int(node["maxItems"]) for node in nodes if "maxItems" in node]
         hi = min(caps) if caps else None
-        if any(node.get("uniqueItems") is True for node in nodes) and (hi is None or hi > 1):
+        containing = [node for node in nodes if "contains" in node]
+        unique = any(node.get("uniqueItems") is True for node in nodes) and (hi is None or hi > 1)
+        if containing:
+            if len(containing) > 1 or unique:
+                raise SchemaNotCompiled("contains is compiled once per array, without uniqueItems", f"{path}/contains")
+            node = containing[0]
+            cmin = int(node.get("minContains", 1))
+            cmax = int(node["maxContains"]) if "maxContains" in node else None
+            if max(cmin, cmax or 0) > _MEMBER_COUNT:
+                raise SchemaNotCompiled(f"counting more than {_MEMBER_COUNT} items is not compiled", f"{path}/contains")
+            wanted = [(node["contains"], f"{path}/contains")]
+
+            def split(at: list[tuple[Any, str]]) -> list[tuple[DFA, int]]:  # items that count, and the others
+                return [
+                    (self.conjunction([*at, *wanted]), 1),
+                    (self.minus(at, wanted, f"{path}/contains", "contains"), 0),
+                ]
+
+            return self.array_items([split(at) for at in first_nodes], split(rest_nodes), lo, hi, (cmin, cmax))
+        firsts = [self.conjunction(at) for at in first_nodes]
+        rest = self.conjunction(rest_nodes)
+        if unique:
             return self.unique_items(firsts, rest, lo, hi, f"{path}/uniqueItems")
         return self.array_items(firsts, rest, lo, hi)
 
@@ -627,54 +643,54 @@ class _Compiler:
                     nfa.add_empty(q, seen[nxt])
         return nfa.determinize(start, [end], self.budget)
 
-    def array_items(self, firsts: list[DFA], rest: DFA, lo: int, hi: int | None) -> DFA:
-        """``[`` the ``firsts`` in order, then items of ``rest``, ``lo`` to ``hi`` items in all, ``]``."""
+    def array_items(self, firsts, rest, lo: int, hi: int | None, counted: tuple[int, int | None] = (0, 0)) -> DFA:
+        """``[`` the ``firsts`` in order, then items of ``rest``, ``lo`` to ``hi`` items in all, ``]``.
+
+        A position is a DFA, or alternatives ``[(DFA, 1 or 0), ...]``: items that count (``contains``) or not;
+        ``counted`` = (least, most or None) items that count. States: (position, count so far), where the
+        positions past the last one that matters (the first items, ``lo``) are one loop."""
         ws = self.ws
         sep = [ws, self.comma, ws]
+        cmin, cmax = counted
+        ccap = cmax if cmax is not None else cmin
+        bounded = max(len(firsts), lo)
+        last = hi if hi is not None else bounded + 1  # bounded + 1: the loop, at least one item written
+
+        def alternatives(pos: int) -> list[tuple[DFA, int]]:
+            item = firsts[pos] if pos < len(firsts) else rest
+            return [(item, 0)] if isinstance(item, DFA) else item
+
         nfa = NFA()
         start, end = nfa.state(), nfa.state()
-        head = nfa.state()
+        states = {(0, 0): nfa.state()}
         s, fs = nfa.add_chain([_lit("["), ws])
         nfa.add_empty(start, s)
         for q in fs:
-            nfa.add_empty(q, head)
-
-        def closing(at: int) -> None:
-            s, fs = nfa.add_chain([ws, _lit("]")])
-            nfa.add_empty(at, s)
-            for q in fs:
-                nfa.add_empty(q, end)
-
-        cur = head
-        count = 0
-        limit = hi if hi is not None else None
-        bounded = max(len(firsts), lo)
-        while True:
-            if count >= lo and (limit is None or count <= limit):
-                closing(cur)
-            if limit is not None and count >= limit:
-                break
-            item = firsts[count] if count < len(firsts) else rest
-            if item.is_empty():
-                break
-            if count >= bounded and limit is None:  # the rest loop back
-                s, fs = nfa.add_chain([*sep, item] if count else [item])
-                nfa.add_empty(cur, s)
-                loop = nfa.state()
+            nfa.add_empty(q, states[0, 0])
+        todo = [(0, 0)]
+        while todo:
+            pos, c = todo.pop()
+            here = states[pos, c]
+            if pos >= lo and c >= cmin:
+                s, fs = nfa.add_chain([ws, _lit("]")])
+                nfa.add_empty(here, s)
                 for q in fs:
-                    nfa.add_empty(q, loop)
-                closing(loop)
-                s, fs = nfa.add_chain([*sep, item])
-                nfa.add_empty(loop, s)
+                    nfa.add_empty(q, end)
+            if hi is not None and pos >= hi:
+                continue
+            nxt = min(pos + 1, last)
+            for item, inc in alternatives(min(pos, bounded)):
+                d = c + inc
+                if (cmax is not None and d > cmax) or item.is_empty():
+                    continue
+                d = min(d, ccap)
+                if (nxt, d) not in states:
+                    states[nxt, d] = nfa.state()
+                    todo.append((nxt, d))
+                s, fs = nfa.add_chain([*sep, item] if pos else [item])
+                nfa.add_empty(here, s)
                 for q in fs:
-                    nfa.add_empty(q, loop)
-                break
-            nxt = nfa.state()
-            s, fs = nfa.add_chain([*sep, item] if count else [item])
-            nfa.add_empty(cur, s)
-            for q in fs:
-                nfa.add_empty(q, nxt)
-            cur, count = nxt, count + 1
+                    nfa.add_empty(q, states[nxt, d])
         return nfa.determinize(start, [end], self.budget, minimize=False)
 
 
@@ -806,6 +822,33 @@ def _is_keyword(key: str) -> bool:
     from .json_schema import VOCABULARY
 
     return key in VOCABULARY
+
+
+@dataclass
+class _Pieces:
+    """What every schema compiled with the same whitespace and budget shares (automata are immutable)."""
+
+    ws: DFA
+    content: DFA  #: string contents, JSON's escapes canonical
+    number: DFA  #: canonical numbers
+    objects: DFA  #: texts holding an object
+    kinds: tuple[DFA, DFA]  #: texts starting as an object, as an array
+    free: dict = field(default_factory=dict)  #: free values by (depth, ordered-mode names)
+
+
+@functools.lru_cache(maxsize=8)
+def _pieces(whitespace: str, budget: int) -> _Pieces:
+    rest = NFA()
+    r = rest.state()
+    rest.add(r, 0, 255, r)
+    tail = rest.determinize(r, [r], budget)  # every byte string
+    return _Pieces(
+        _whitespace(whitespace, budget),
+        string_content_dfa(budget),
+        pattern_dfa(_NUMBER, search=False, budget=budget),
+        _object_texts(budget),
+        (concat([_lit("{"), tail]), concat([_lit("["), tail])),
+    )
 
 
 def _whitespace(pattern: str, budget: int) -> DFA:

@@ -133,7 +133,7 @@ def test_every_output_validates_for_suite_schemas_that_compile(suite_lm, schema)
         jsonschema.validate(json.loads(text), schema)
 
 
-@pytest.mark.parametrize("name", ["date", "uuid", "email", "date-time", "time", "uri"])
+@pytest.mark.parametrize("name", ["date", "uuid", "email", "date-time", "time", "uri", "uri-reference", "ipv4", "ipv6"])
 def test_every_string_a_format_regex_allows_is_json_and_passes_jsonschemas_format_check(name):
     """Random members of each format's automaton (walks over a byte vocabulary): valid JSON strings, and of the
     format wherever jsonschema checks it (date exactly, with leap years; uuid; email)."""

@@ -128,7 +128,7 @@ def _spellings(value, cap: int = 64) -> list[str]:
     [
         ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "/uniqueItems", "scalar values"),
         ({"patternProperties": {"(a)\\1": {}}}, "/patternProperties/(a)\\1", "backreference"),
-        ({"type": "string", "format": "ipv4"}, "/format", "format 'ipv4'"),
+        ({"type": "string", "format": "hostname"}, "/format", "format 'hostname'"),
         ({"$ref": "other.json#/a"}, "/$ref", "inside the document"),
         ({"type": "string", "pattern": "(a)\\1"}, "/pattern", "backreference"),
         ({"$ref": "#/$defs/missing"}, "/$ref", "points nowhere"),
