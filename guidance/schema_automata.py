@@ -455,6 +455,13 @@ class _Compiler:
         extras = self.extra_members(nodes, names, patterns, key_schemas, path)
         lo = max((int(node.get("minProperties", 0)) for node in nodes), default=0)
         caps = [int(node["maxProperties"]) for node in nodes if "maxProperties" in node]
+        if extras and lo > max(1, sum(needed for _, _, needed in members)):
+            # other keys would be counted as written, and a text may repeat one (JSON keeps the last): too few
+            raise SchemaNotCompiled(
+                f"minProperties {lo} over an object that takes keys it does not name is not compiled (a repeated "
+                "key would count twice)",
+                f"{path}/minProperties",
+            )
         return self.object_members(members, extras, lo, min(caps) if caps else None, path)
 
     def key_pattern(self, pattern: str, path: str) -> DFA:

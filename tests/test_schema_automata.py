@@ -41,7 +41,8 @@ SCHEMAS = [
     {"type": "array", "items": {"enum": ["a", "b", 1, None]}, "uniqueItems": True, "minItems": 1},
     {"type": "object", "properties": {"x-id": {"type": "string"}}, "patternProperties": {"^x-": {"maxLength": 3},
      "[0-9]$": {"type": "integer"}}, "additionalProperties": False, "propertyNames": {"maxLength": 4}},
-    {"type": "object", "properties": {"a": {"type": "integer"}}, "minProperties": 2, "maxProperties": 3},
+    {"type": "object", "properties": {"a": {"type": "integer"}, "b": {}, "c": {}}, "additionalProperties": False,
+     "minProperties": 2, "maxProperties": 2},
     {"type": "object", "properties": {"card": {"type": "string"}, "bill": {"type": "string"}},
      "dependentRequired": {"card": ["bill"]}, "dependentSchemas": {"bill": {"maxProperties": 2}}},
 ]  # fmt: skip
@@ -76,8 +77,8 @@ EXAMPLES = [
         [{"x-id": "abcd"}, {"x-1": "s"}, {"y": 1}, {"x-abc": ""}],
     ),
     (
-        [{"a": 1, "b": {}}, {"b": 1, "c": [], "d": None}],
-        [{"a": 1}, {}, {"a": "1", "b": 2}, {"a": 1, "b": 2, "c": 3, "d": 4}],
+        [{"a": 1, "b": {}}, {"b": 1, "c": []}],
+        [{"a": 1}, {}, {"a": "1", "b": 2}, {"a": 1, "b": 2, "c": 3}, {"d": 1, "e": 2}],
     ),
     (
         [{}, {"bill": "x"}, {"card": "c", "bill": "b"}, {"x": 1, "bill": "y"}],
@@ -129,6 +130,7 @@ def _spellings(value, cap: int = 64) -> list[str]:
         ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "/uniqueItems", "scalar values"),
         ({"patternProperties": {"(a)\\1": {}}}, "/patternProperties/(a)\\1", "backreference"),
         ({"type": "string", "format": "hostname"}, "/format", "format 'hostname'"),
+        ({"type": "object", "minProperties": 2}, "/minProperties", "repeated key"),
         ({"$ref": "other.json#/a"}, "/$ref", "inside the document"),
         ({"type": "string", "pattern": "(a)\\1"}, "/pattern", "backreference"),
         ({"$ref": "#/$defs/missing"}, "/$ref", "points nowhere"),
