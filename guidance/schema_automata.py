@@ -530,36 +530,43 @@ class _Compiler:
         nfa.add_empty(start, s)
         for q in fs:
             nfa.add_empty(q, cur[0])
+        separator = [ws, self.comma, ws]
+
+        def attach(sources: list[int], member: list[DFA], targets: list[int]) -> None:
+            """From each count state through one more member to its next count state: one copy of the member per
+            count it leads to (the first member has no comma before it)."""
+            shared: dict[int, int] = {}
+            for c in range(cap + 1):
+                d = after(c)
+                if d is None:
+                    continue
+                if d not in shared:
+                    shared[d], fs = nfa.add_chain(member)
+                    for q in fs:
+                        nfa.add_empty(q, targets[d])
+                if c:
+                    s, fs = nfa.add_chain(separator)
+                    nfa.add_empty(sources[c], s)
+                    for q in fs:
+                        nfa.add_empty(q, shared[d])
+                else:
+                    nfa.add_empty(sources[c], shared[d])
+
         for name, value, needed in members:
             nxt = [nfa.state() for _ in range(cap + 1)]
-            member = [self.key(name), ws, self.colon, ws, value]
-            for c in range(cap + 1):
-                if not needed:
+            if not needed:
+                for c in range(cap + 1):
                     nfa.add_empty(cur[c], nxt[c])
-                d = after(c)
-                if d is None:
-                    continue
-                s, fs = nfa.add_chain([ws, self.comma, ws, *member] if c else member)
-                nfa.add_empty(cur[c], s)
-                for q in fs:
-                    nfa.add_empty(q, nxt[d])
+            attach(cur, [self.key(name), ws, self.colon, ws, value], nxt)
             cur = nxt
         for keys, value in extras:
-            member = [keys, ws, self.colon, ws, value]
-            for c in range(cap + 1):
-                d = after(c)
-                if d is None:
-                    continue
-                s, fs = nfa.add_chain([ws, self.comma, ws, *member] if c else member)
-                nfa.add_empty(cur[c], s)
-                for q in fs:
-                    nfa.add_empty(q, cur[d])
+            attach(cur, [keys, ws, self.colon, ws, value], cur)
         for c in range(lo, cap + 1):
             s, fs = nfa.add_chain([ws, _lit("}")])
             nfa.add_empty(cur[c], s)
             for q in fs:
                 nfa.add_empty(q, end)
-        return nfa.determinize(start, [end], self.budget, minimize=False)
+        return nfa.determinize(start, [end], self.budget)
 
     def array(self, nodes: list[dict], path: str) -> DFA:
         """Arrays valid under every node: each position under every node's schema for it."""
@@ -698,7 +705,7 @@ class _Compiler:
                 nfa.add_empty(here, s)
                 for q in fs:
                     nfa.add_empty(q, states[nxt, d])
-        return nfa.determinize(start, [end], self.budget, minimize=False)
+        return nfa.determinize(start, [end], self.budget)
 
 
 def _spelled(value: Any) -> str:
