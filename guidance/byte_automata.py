@@ -42,7 +42,7 @@ from ._byte_kernels import (
 
 __all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT", "time_limit"]
 
-DEFAULT_BYTE_STATE_BUDGET = 100_000
+DEFAULT_BYTE_STATE_BUDGET = 250_000
 MAX_CODE_POINT = 0x10FFFF
 _SURROGATES = (0xD800, 0xDFFF)
 
