@@ -2,11 +2,22 @@
 where a regex has none: ``allOf`` is an intersection, ``anyOf`` a union, ``oneOf`` the strings of exactly one
 branch, ``not`` a complement within JSON values, ``if``/``then``/``else`` ``(if & then) | (~if & else)``.
 
-What a document looks like: the automaton spells each valid value one way (object members in the schema's
-order, named properties first, other keys after them; JSON's own string escapes; numbers as ``json`` writes
-integers and decimals) with an optional single space at each structural place (after ``{``, ``[``, ``,``,
-``:`` and before ``}``, ``]``, ``,``, ``:``). So a value is reachable iff it is valid: the contract is on values,
-not on every way of writing them.
+What a document looks like: the automaton spells each valid value one way: object members in one order for the
+whole document (names by first appearance in it, named members first, other keys after them), JSON's own string
+escapes, numbers as ``json`` writes integers and decimals, with the ``whitespace`` language (default: an optional
+single space) at each structural place (after ``{``, ``[``, ``,``, ``:`` and before ``}``, ``]``, ``,``, ``:``).
+So a value is reachable iff it is valid: the contract is on values, not on every way of writing them. One
+caveat: a text may repeat a key that the schema leaves open (JSON parsers keep the last value); the value read
+is still valid, except under a subtraction that the repeated key escapes, and output validation catches those.
+
+Objects: ``properties``, ``required`` (names without a property schema take ``additionalProperties``),
+``additionalProperties``, ``patternProperties`` (keys grouped by the patterns they match), ``propertyNames``,
+``minProperties``/``maxProperties`` (a member counter), ``dependentRequired``/``dependentSchemas``/``dependencies``
+(objects without the key, or with it and what it asks). Arrays: ``prefixItems``/``items``/``additionalItems``,
+``minItems``/``maxItems``, ``contains`` with ``minContains``/``maxContains`` (a counter of the items that match),
+``uniqueItems`` over finitely many scalar values (the set written so far). Numbers: bounds (exact decimal ranges),
+whole ``multipleOf`` (a remainder automaton). Strings: lengths, ``pattern`` (ECMA-262), the formats of
+:data:`FORMATS`. References inside the document, recursive ones unrolled ``ref_depth`` times.
 
 A keyword a node cannot be compiled with exactly raises :class:`SchemaNotCompiled` naming the keyword and its
 path. Values the schema leaves free (``{}``, ``true``, a missing ``items``) nest objects and arrays at most
@@ -16,7 +27,6 @@ path. Values the schema leaves free (``{}``, ``true``, a missing ``items``) nest
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +36,18 @@ import numpy as np
 from .byte_automata import DEFAULT_BYTE_STATE_BUDGET, DFA, NFA, concat, repeat, union
 from .formats import format_regex
 from .number_ranges import integer_bounds, number_range_regex, read_bounds
-from .pattern_automata import _ALL, JSON_STRING, PatternNotCompiled, pattern_dfa, string_content_dfa
+from .pattern_automata import _ALL, JSON_STRING, PatternNotCompiled, pattern_dfa
 from .ranges import integer_range_regex
+from .schema_pieces import (
+    SchemaNotCompiled,
+    anchored,
+    disjoint_branches,
+    lit,
+    names_in_order,
+    shared_pieces,
+    spelled,
+    without,
+)
 
 __all__ = ["SchemaNotCompiled", "SchemaAutomaton", "schema_automaton"]
 
@@ -66,18 +86,7 @@ DEFINED_FORMATS = frozenset(
         "relative-json-pointer", "regex", "host-name", "ip-address", "color", "utc-millisec",
     }
 )  # fmt: skip
-#: every number value written one way: no exponent, no trailing zero in the fraction, no fraction on an integral
-#: value, no ``-0`` (so that set operations on texts are set operations on values)
-_NUMBER = r"(?:0|-?[1-9][0-9]*)(?:\.[0-9]*[1-9])?|-0\.[0-9]*[1-9]"
 _INTEGER = r"0|-?[1-9][0-9]*"
-
-
-class SchemaNotCompiled(ValueError):
-    """A schema keyword this compiler cannot turn into an automaton exactly; ``path`` names where."""
-
-    def __init__(self, message: str, path: str) -> None:
-        super().__init__(f"{path or '/'}: {message}")
-        self.path = path or "/"
 
 
 @dataclass(frozen=True)
@@ -87,10 +96,6 @@ class SchemaAutomaton:
 
     dfa: DFA
     narrowed: tuple[str, ...]
-
-
-def _lit(text: str) -> DFA:
-    return DFA.literal(text.encode("utf-8"))
 
 
 @dataclass
@@ -108,11 +113,11 @@ class _Compiler:
     order: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        pieces = _pieces(self.whitespace, self.budget)  # shared by every compile with the same settings
+        pieces = shared_pieces(self.whitespace, self.budget)  # shared by every compile with the same settings
         self.ws, self.content, self.canonical_number = pieces.ws, pieces.content, pieces.number
         self.objects, self.kinds, self._free = pieces.objects, pieces.kinds, pieces.free
-        self.quote, self.colon, self.comma = _lit('"'), _lit(":"), _lit(",")
-        self.rank = _names_in_order(self.root)  # one member order for every object of the document
+        self.quote, self.colon, self.comma = lit('"'), lit(":"), lit(",")
+        self.rank = names_in_order(self.root)  # one member order for every object of the document
         self._free_ordered: dict = {}
 
     # -- pieces ------------------------------------------------------------------------------------------------
@@ -121,10 +126,10 @@ class _Compiler:
         return concat(list(parts), self.budget)
 
     def string_of(self, content: DFA) -> DFA:
-        return self.around(_lit('"'), content, _lit('"'))
+        return self.around(lit('"'), content, lit('"'))
 
     def key(self, name: str) -> DFA:
-        return _lit(json.dumps(name, ensure_ascii=False))
+        return lit(json.dumps(name, ensure_ascii=False))
 
     def literal(self, value: Any) -> DFA:
         """The texts of one value: its canonical spelling with the optional spaces every value has."""
@@ -133,7 +138,7 @@ class _Compiler:
             return self.object_members(members, [])
         if isinstance(value, list):
             return self.array_items([self.literal(v) for v in value], DFA.empty(), len(value), len(value))
-        return _lit(_spelled(value))
+        return lit(spelled(value))
 
     def ranked(self, name: str) -> tuple[int, str]:
         return (self.rank.get(name, len(self.rank)), name)
@@ -143,7 +148,7 @@ class _Compiler:
 
         Values other than objects are written one way (up to the optional spaces, which both sides allow alike),
         so subtracting texts subtracts values. Objects are written with named members in one order for the
-        whole document (:func:`_names_in_order`) and other keys after them in any order; a key named on one
+        whole document (:func:`names_in_order`) and other keys after them in any order; a key named on one
         side only would sit in its place there and among the others on the other side. So when both sides hold
         objects, they are compiled again in *ordered mode*: every object spells every name either side mentions
         at its place, named by it or not (valued by its ``additionalProperties``), and only keys outside those
@@ -176,9 +181,7 @@ class _Compiler:
         cache = self._free if self.order is None else self._free_ordered
         if (depth, names) in cache:
             return cache[depth, names]
-        scalars = union(
-            [_lit("null"), _lit("true"), _lit("false"), self.canonical_number, self.string_of(self.content)]
-        )
+        scalars = union([lit("null"), lit("true"), lit("false"), self.canonical_number, self.string_of(self.content)])
         if depth == 0:
             cache[depth, names] = scalars
             return scalars
@@ -252,9 +255,9 @@ class _Compiler:
         """The conjunction of flat schema objects: branching keywords distributed over it, then the merge."""
         for i, (node, path) in enumerate(flat):
             for key in ("anyOf", "oneOf"):
-                if key in node and (key == "anyOf" or _disjoint_branches(node[key])):
+                if key in node and (key == "anyOf" or disjoint_branches(node[key])):
                     # (rest & (b1 | b2)) = (rest & b1) | (rest & b2): each branch merged with the rest
-                    rest = [*flat[:i], (_without(node, key), path), *flat[i + 1 :]]
+                    rest = [*flat[:i], (without(node, key), path), *flat[i + 1 :]]
                     branches = [self.conjunction([*rest, (b, f"{path}/{key}/{j}")]) for j, b in enumerate(node[key])]
                     return union(branches, self.budget)
         for i, (node, path) in enumerate(flat):
@@ -263,7 +266,7 @@ class _Compiler:
                     # "if the object has `name`, then ...": objects without it, or with it and what it asks
                     name, wants = next(iter(node[key].items()))
                     left = {k: v for k, v in node[key].items() if k != name}
-                    rest = [*flat[:i], ({**_without(node, key), **({key: left} if left else {})}, path), *flat[i + 1 :]]
+                    rest = [*flat[:i], ({**without(node, key), **({key: left} if left else {})}, path), *flat[i + 1 :]]
                     needs = (
                         {"required": [name, *wants]}
                         if isinstance(wants, list)
@@ -273,7 +276,7 @@ class _Compiler:
                     return union([self.conjunction([*rest, b]) for b in branches], self.budget)
         for i, (node, path) in enumerate(flat):
             if "oneOf" in node:  # branches that may overlap: each minus the others
-                rest = [*flat[:i], (_without(node, "oneOf"), path), *flat[i + 1 :]]
+                rest = [*flat[:i], (without(node, "oneOf"), path), *flat[i + 1 :]]
                 branches = node["oneOf"]
                 out = []
                 for j, b in enumerate(branches):
@@ -286,10 +289,10 @@ class _Compiler:
                     )
                 return union(out, self.budget)
             if "not" in node:
-                rest = [*flat[:i], (_without(node, "not"), path), *flat[i + 1 :]]
+                rest = [*flat[:i], (without(node, "not"), path), *flat[i + 1 :]]
                 return self.minus(rest, [(node["not"], f"{path}/not")], f"{path}/not", "not")
             if "if" in node:
-                rest = [*flat[:i], (_without(node, "if", "then", "else"), path), *flat[i + 1 :]]
+                rest = [*flat[:i], (without(node, "if", "then", "else"), path), *flat[i + 1 :]]
                 yes = self.conjunction([*rest, (node["if"], f"{path}/if"), (node.get("then", True), f"{path}/then")])
                 no = [*rest, (node.get("else", True), f"{path}/else")]
                 return yes | self.minus(no, [(node["if"], f"{path}/if")], f"{path}/if", "if/else")
@@ -299,7 +302,7 @@ class _Compiler:
         if not isinstance(ref, str) or not ref.startswith("#"):
             raise SchemaNotCompiled(f"only references inside the document are compiled, got {ref!r}", path)
         if len(ref) > 1 and not ref.startswith("#/"):  # a plain-name fragment: the schema with that anchor
-            found = _anchored(self.root, ref[1:])
+            found = anchored(self.root, ref[1:])
             if found is None:
                 raise SchemaNotCompiled(f"reference {ref!r} names no $anchor", path)
             return found
@@ -318,7 +321,7 @@ class _Compiler:
             node["enum"] if "enum" in node else [node["const"]] for node, _ in flat if "enum" in node or "const" in node
         ]
         if listed:  # finitely many values: those valid under every node (jsonschema judges), spelled out
-            kept = {_spelled(v): v for v in listed[0] if all(self.valid(v, node, where) for node, where in flat)}
+            kept = {spelled(v): v for v in listed[0] if all(self.valid(v, node, where) for node, where in flat)}
             return union([self.literal(v) for v in kept.values()], self.budget) if kept else DFA.empty()
         types = set(TYPES) | {"integer"}
         for node, _ in flat:
@@ -347,9 +350,9 @@ class _Compiler:
 
     def typed(self, kind: str, flat: list[tuple[dict, str]], path: str) -> DFA:
         if kind == "null":
-            return _lit("null")
+            return lit("null")
         if kind == "boolean":
-            return _lit("true") | _lit("false")
+            return lit("true") | lit("false")
         if kind == "object":
             return self.object([n for n, _ in flat], path)
         if kind == "array":
@@ -526,7 +529,7 @@ class _Compiler:
         ws = self.ws
         start, end = nfa.state(), nfa.state()
         cur = [nfa.state() for _ in range(cap + 1)]
-        s, fs = nfa.add_chain([_lit("{"), ws])
+        s, fs = nfa.add_chain([lit("{"), ws])
         nfa.add_empty(start, s)
         for q in fs:
             nfa.add_empty(q, cur[0])
@@ -562,7 +565,7 @@ class _Compiler:
         for keys, value in extras:
             attach(cur, [keys, ws, self.colon, ws, value], cur)
         for c in range(lo, cap + 1):
-            s, fs = nfa.add_chain([ws, _lit("}")])
+            s, fs = nfa.add_chain([ws, lit("}")])
             nfa.add_empty(cur[c], s)
             for q in fs:
                 nfa.add_empty(q, end)
@@ -625,7 +628,7 @@ class _Compiler:
         nfa = NFA()
         start, end = nfa.state(), nfa.state()
         seen = {0: nfa.state()}
-        s, fs = nfa.add_chain([_lit("["), self.ws])
+        s, fs = nfa.add_chain([lit("["), self.ws])
         nfa.add_empty(start, s)
         for q in fs:
             nfa.add_empty(q, seen[0])
@@ -636,7 +639,7 @@ class _Compiler:
             if len(seen) > _UNIQUE_STATES:
                 raise SchemaNotCompiled(f"uniqueItems needs more than {_UNIQUE_STATES:,} sets of items", path)
             if count >= lo:
-                s, fs = nfa.add_chain([self.ws, _lit("]")])
+                s, fs = nfa.add_chain([self.ws, lit("]")])
                 nfa.add_empty(seen[used], s)
                 for q in fs:
                     nfa.add_empty(q, end)
@@ -677,7 +680,7 @@ class _Compiler:
         nfa = NFA()
         start, end = nfa.state(), nfa.state()
         states = {(0, 0): nfa.state()}
-        s, fs = nfa.add_chain([_lit("["), ws])
+        s, fs = nfa.add_chain([lit("["), ws])
         nfa.add_empty(start, s)
         for q in fs:
             nfa.add_empty(q, states[0, 0])
@@ -686,7 +689,7 @@ class _Compiler:
             pos, c = todo.pop()
             here = states[pos, c]
             if pos >= lo and c >= cmin:
-                s, fs = nfa.add_chain([ws, _lit("]")])
+                s, fs = nfa.add_chain([ws, lit("]")])
                 nfa.add_empty(here, s)
                 for q in fs:
                     nfa.add_empty(q, end)
@@ -708,81 +711,6 @@ class _Compiler:
         return nfa.determinize(start, [end], self.budget)
 
 
-def _spelled(value: Any) -> str:
-    """How the automaton writes a literal value: compact JSON, integral floats as integers (``1.0`` is the
-    integer 1 to JSON Schema)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, list):
-        return "[" + ",".join(_spelled(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_spelled(v)}" for k, v in value.items()) + "}"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _anchored(node: Any, name: str) -> Any:
-    """The subschema whose ``$anchor`` (or ``$dynamicAnchor``) is ``name``, searched depth first."""
-    if isinstance(node, dict):
-        if name in (node.get("$anchor"), node.get("$dynamicAnchor")):
-            return node
-        children = node.values()
-    elif isinstance(node, list):
-        children = node
-    else:
-        return None
-    for child in children:
-        found = _anchored(child, name)
-        if found is not None:
-            return found
-    return None
-
-
-def _without(node: dict, *keys: str) -> dict:
-    return {k: v for k, v in node.items() if k not in keys}
-
-
-def _disjoint_branches(branches: Any) -> bool:
-    """Whether no value is valid under two branches, judged on the schemas: by type or by ``const``/``enum``
-    (:func:`.json_schema._disjoint`), or objects told apart by a required property whose allowed constants
-    differ between branches (a discriminator)."""
-    from .json_schema import _disjoint
-
-    if _disjoint(branches):
-        return True
-    if not isinstance(branches, list) or not all(isinstance(b, dict) and b.get("type") == "object" for b in branches):
-        return False
-    common = set.intersection(*(set(b.get("required", [])) for b in branches)) if branches else set()
-    for name in sorted(common):
-        values = []
-        for b in branches:
-            sub = b.get("properties", {}).get(name)
-            if not isinstance(sub, dict) or not ("const" in sub or isinstance(sub.get("enum"), list)):
-                break
-            vals = [sub["const"]] if "const" in sub else sub["enum"]
-            values.append({json.dumps(v, sort_keys=True) for v in vals})
-        else:
-            if sum(len(v) for v in values) == len(set().union(*values)):
-                return True
-    return False
-
-
-def _object_texts(budget: int) -> DFA:
-    """JSON texts with a ``{`` outside every string: the texts that hold an object somewhere."""
-    nfa = NFA()
-    out, inside, escaped, found = nfa.state(), nfa.state(), nfa.state(), nfa.state()
-    for lo, hi in ((0, 0x21), (0x23, 0x7A), (0x7C, 0xFF)):
-        nfa.add(out, lo, hi, out)
-    nfa.add(out, 0x22, 0x22, inside)
-    nfa.add(out, 0x7B, 0x7B, found)
-    for lo, hi in ((0, 0x21), (0x23, 0x5B), (0x5D, 0xFF)):
-        nfa.add(inside, lo, hi, inside)
-    nfa.add(inside, 0x22, 0x22, out)
-    nfa.add(inside, 0x5C, 0x5C, escaped)
-    nfa.add(escaped, 0, 0xFF, inside)
-    nfa.add(found, 0, 0xFF, found)
-    return nfa.determinize(out, [found], budget)
-
-
 class _MoreNames(Exception):
     """Raised in ordered mode by a subtraction whose sides mention names the mode does not place: the outermost
     subtraction starts again with them."""
@@ -792,96 +720,15 @@ class _MoreNames(Exception):
         self.names = names
 
 
-def _names_in_order(root: Any, resolve=None) -> dict[str, int]:
-    """Every property name under ``root`` (``properties`` keys, ``required`` entries, keys of object values in
-    ``const``/``enum``), ranked by first appearance: for the whole document, the member order of every object the
-    compiler spells. With ``resolve`` (a reference -> its schema), references are followed, each once."""
-    rank: dict[str, int] = {}
-    seen: set[str] = set()
-
-    def walk(node: Any, literal: bool) -> None:
-        if isinstance(node, dict):
-            if literal:
-                names = list(node)
-            else:
-                props = node.get("properties")
-                names = list(props) if isinstance(props, dict) else []
-                required = node.get("required")
-                names += [r for r in required if isinstance(r, str)] if isinstance(required, list) else []
-                ref = node.get("$ref")
-                if resolve is not None and isinstance(ref, str) and ref not in seen:
-                    seen.add(ref)
-                    try:
-                        walk(resolve(ref, ""), False)
-                    except SchemaNotCompiled:
-                        pass  # compiling the reference reports it
-            for name in names:
-                rank.setdefault(name, len(rank))
-            for key, child in node.items():
-                walk(child, literal or key in ("const", "enum"))
-        elif isinstance(node, list):
-            for child in node:
-                walk(child, literal)
-
-    walk(root, False)
-    return rank
-
-
 def _names_under(nodes: list[Any], compiler: _Compiler) -> frozenset[str]:
     """The names mentioned anywhere under ``nodes``, references followed."""
-    return frozenset(_names_in_order(nodes, compiler.resolve))
+    return frozenset(names_in_order(nodes, compiler.resolve))
 
 
 def _is_keyword(key: str) -> bool:
     from .json_schema import VOCABULARY
 
     return key in VOCABULARY
-
-
-@dataclass
-class _Pieces:
-    """What every schema compiled with the same whitespace and budget shares (automata are immutable)."""
-
-    ws: DFA
-    content: DFA  #: string contents, JSON's escapes canonical
-    number: DFA  #: canonical numbers
-    objects: DFA  #: texts holding an object
-    kinds: tuple[DFA, DFA]  #: texts starting as an object, as an array
-    free: dict = field(default_factory=dict)  #: free values by (depth, ordered-mode names)
-
-
-@functools.lru_cache(maxsize=8)
-def _pieces(whitespace: str, budget: int) -> _Pieces:
-    rest = NFA()
-    r = rest.state()
-    rest.add(r, 0, 255, r)
-    tail = rest.determinize(r, [r], budget)  # every byte string
-    return _Pieces(
-        _whitespace(whitespace, budget),
-        string_content_dfa(budget),
-        pattern_dfa(_NUMBER, search=False, budget=budget),
-        _object_texts(budget),
-        (concat([_lit("{"), tail]), concat([_lit("["), tail])),
-    )
-
-
-def _whitespace(pattern: str, budget: int) -> DFA:
-    """The texts allowed at each structural place: ``pattern`` (ECMA syntax, whole match), which must spell JSON
-    whitespace only (space, tab, line feed, carriage return), or the documents would not parse."""
-    from ..constraints.errors import InvalidConstraintError
-
-    try:
-        ws = pattern_dfa(pattern, search=False, budget=budget)
-    except PatternNotCompiled as e:
-        raise InvalidConstraintError(f"whitespace pattern {pattern!r}: {e}") from None
-    blank = union([DFA.literal(c) for c in (b" ", b"\t", b"\n", b"\r")]).star()
-    stray = (ws - blank).shortest()
-    if stray is not None:
-        raise InvalidConstraintError(
-            f"whitespace pattern {pattern!r} matches {stray.decode('utf-8', 'replace')!r}, which is not JSON "
-            "whitespace (space, tab, line feed, carriage return)"
-        )
-    return ws
 
 
 def schema_automaton(

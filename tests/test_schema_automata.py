@@ -8,7 +8,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from ctrlgen.guidance.schema_automata import SchemaNotCompiled, _spelled, schema_automaton
+from ctrlgen.guidance.schema_automata import SchemaNotCompiled, schema_automaton
+from ctrlgen.guidance.schema_pieces import spelled as _spelled
 
 SUITE = Path(__file__).resolve().parents[2] / "shared" / "data" / "json-schema-test-suite" / "draft2020-12"
 
