@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,25 +89,59 @@ def _split(a: int, b: int) -> list[list[tuple[int, int]]]:
 
 # -- time budget -----------------------------------------------------------------------------------------------
 
-#: (deadline on time.monotonic(), the budget in seconds) of the compile in progress, or None
-_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar("byte_deadline", default=None)
+#: Seconds before a running compile shows its progress line (on a terminal).
+_SHOW_AFTER = 2.0
+
+
+@dataclass
+class _Clock:
+    """The compile in progress: when it started, its deadline on ``time.monotonic()`` (inf: none), its progress bar."""
+
+    start: float
+    deadline: float
+    seconds: float | None
+    label: str
+    bar: object = None
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now > self.deadline:
+            raise CompileTimeoutError(
+                f"compiling {self.label} took more than {self.seconds:g} s and was stopped (compile_timeout=..., or "
+                "$CTRLGEN_COMPILE_TIMEOUT, sets the budget)"
+            )
+        if self.bar is None and now - self.start > _SHOW_AFTER and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            total = None if self.seconds is None else round(self.seconds)
+            self.bar = tqdm(total=total, desc=f"compiling {self.label[:40]}", unit="s", leave=False, file=sys.stderr)
+        if self.bar is not None:
+            self.bar.n = round(now - self.start)
+            self.bar.refresh()
+
+
+_CLOCK: contextvars.ContextVar[_Clock | None] = contextvars.ContextVar("byte_clock", default=None)
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float | None):
+def time_limit(seconds: float | None, label: str = "a schema"):
     """Within the block, constructions that run past ``seconds`` (None: no limit) raise
     :class:`~ctrlgen.constraints.CompileTimeoutError`. They check the clock as they discover states, so the
-    compile stops in this process, with no worker to kill."""
-    token = _DEADLINE.set(None if seconds is None else (time.monotonic() + seconds, seconds))
+    compile stops in this process, with no worker to kill; past two seconds a progress line shows on a terminal."""
+    now = time.monotonic()
+    clock = _Clock(now, np.inf if seconds is None else now + seconds, seconds, label)
+    token = _CLOCK.set(clock)
     try:
         yield
     finally:
-        _DEADLINE.reset(token)
+        _CLOCK.reset(token)
+        if clock.bar is not None:
+            clock.bar.close()
 
 
 def _deadline() -> float:
-    limit = _DEADLINE.get()
-    return np.inf if limit is None else limit[0]
+    clock = _CLOCK.get()
+    return np.inf if clock is None else clock.deadline
 
 
 def _raise_for(status: int, budget: int, what: str) -> None:
@@ -119,12 +154,9 @@ def _raise_for(status: int, budget: int, what: str) -> None:
 
 
 def _check_time() -> None:
-    limit = _DEADLINE.get()
-    if limit is not None and time.monotonic() > limit[0]:
-        raise CompileTimeoutError(
-            f"compiling took more than {limit[1]:g} s and was stopped (compile_timeout=..., or "
-            "$CTRLGEN_COMPILE_TIMEOUT, sets the budget)"
-        )
+    clock = _CLOCK.get()
+    if clock is not None:
+        clock.tick()
 
 
 # -- NFA -----------------------------------------------------------------------------------------------------------

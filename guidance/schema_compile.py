@@ -86,7 +86,7 @@ def _exact(constraint: JsonSchema, vocab, state_budget: int) -> tuple[TokenAutom
     from .dfa_tokens import dfa_token_automaton
     from .schema_automata import schema_automaton
 
-    with time_limit(current_budget()):
+    with time_limit(current_budget(), constraint.describe()):
         compiled = schema_automaton(
             constraint.schema,
             free_depth=constraint.free_depth,

@@ -89,3 +89,21 @@ def test_many_compiles_in_a_row_keep_one_worker(default_tokenizer):
     for k in range(30):
         compile_constraint(Regex(f"[a-z]{{{k + 1}}}x"), default_tokenizer)
     assert index_builder._WORKER is worker and worker.process.poll() is None  # no restarts
+
+
+def test_a_schema_compile_past_its_budget_stops_in_process_and_the_same_schema_compiles_with_time(default_tokenizer):
+    """Schemas compile in this process: the constructions read the clock as they discover states."""
+    import time
+
+    from ctrlgen.constraints import JsonSchema
+
+    big = JsonSchema(
+        {"type": "object", "properties": {f"field_{i}": {"type": "string", "maxLength": 60} for i in range(24)}}
+    )
+    start = time.monotonic()
+    with compile_budget(0.2), pytest.raises(CompileTimeoutError, match="took more than 0.2 s"):
+        compile_constraint(big, default_tokenizer)
+    assert time.monotonic() - start < 10  # stopped near the budget, not at the end of the compile
+    small = JsonSchema({"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": False})
+    with compile_budget(30):
+        assert compile_constraint(small, default_tokenizer).automaton.shortest_accepted() >= 1
