@@ -39,6 +39,7 @@ def _add_generate(sub) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: where the model loads)")
     p.add_argument("--schema", default=None, help="JSON-schema file: every line printed is a valid document")
     p.add_argument("--lenient", action="store_true", help="with --schema: enforce what compiles, validate the rest")
+    p.add_argument("--closed", action="store_true", help="with --schema: objects take only the keys their schema names")
     p.add_argument("--regex", default=None, help="every text fully matches this regex")
     p.add_argument("--tokens", type=int, default=None, help="exactly this many content tokens")
     p.add_argument("--words", type=int, default=None, help="exactly this many words")
@@ -282,7 +283,7 @@ def _generate(args: argparse.Namespace) -> None:
             schema = json.loads(Path(args.schema).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise CtrlgenError(f"cannot read schema {args.schema}: {e}") from None
-        constraints.append(JsonSchema(schema, strict=not args.lenient))
+        constraints.append(JsonSchema(schema, strict=not args.lenient, closed=args.closed))
     if args.regex:
         constraints.append(Regex(args.regex))
     if args.tokens is not None:

@@ -160,3 +160,34 @@ def test_a_format_with_a_length_bound_is_reported_not_dropped():
     with pytest.raises(UnsupportedSchemaError, match="format:email"):
         schema_to_regex(schema)
     assert schema_to_regex(schema, strict=False).dropped == ("/format:email+maxLength",)
+
+
+def test_open_objects_warn_of_their_depth_bound_and_closed_ones_take_only_named_keys(default_tokenizer):
+    from ctrlgen.constraints import NarrowedSchemaWarning
+    from ctrlgen.guidance.schema_automata import schema_automaton
+
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    with pytest.warns(NarrowedSchemaWarning, match="additionalProperties") as caught:
+        compile_constraint(JsonSchema(schema), default_tokenizer)
+    assert caught[0].message.paths == ("/additionalProperties",)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a closed object leaves nothing free: no warning
+        compile_constraint(JsonSchema(schema, closed=True), default_tokenizer)
+    opened, closed = schema_automaton(schema).dfa, schema_automaton(schema, closed=True).dfa
+    assert opened.accepts(b'{"a":1,"b":[true]}') and not closed.accepts(b'{"a":1,"b":[true]}')
+    assert opened.accepts(b'{"a": 1}') and closed.accepts(b'{"a": 1}')
+
+
+def test_bad_json_schema_options_are_named(default_tokenizer):
+    from ctrlgen.constraints import InvalidConstraintError
+
+    with pytest.raises(InvalidConstraintError, match="free_depth"):
+        JsonSchema({"type": "object"}, free_depth=-1)
+    with pytest.raises(InvalidConstraintError, match="ref_depth"):
+        JsonSchema({"type": "object"}, ref_depth=2.5)
+    with pytest.raises(InvalidConstraintError, match="not JSON whitespace"):
+        compile_constraint(JsonSchema({"type": "integer"}, whitespace="[ x]?"), default_tokenizer)
+    tabs = compile_constraint(JsonSchema({"type": "array"}, whitespace="\t?"), default_tokenizer)
+    assert tabs.automaton.shortest_accepted() >= 1
