@@ -317,3 +317,45 @@ def shortest_path(table, accept, origin):  # pragma: no cover - jit
                 queue[tail] = t
                 tail += 1
     return np.full(1, -1, dtype=np.int64)
+
+
+@njit(cache=True)
+def deepest_nesting(table):  # pragma: no cover - jit
+    """The deepest nesting of objects and arrays (``{``/``[`` outside strings) over the texts of ``table``, a
+    trimmed automaton of JSON texts: in it the depth, and whether a string is open, are functions of the state (two
+    prefixes that differed there could not both be completed into balanced texts), so one search finds them."""
+    n = table.shape[0]
+    depth = np.full(n, -1, dtype=np.int64)
+    mode = np.zeros(n, dtype=np.int64)  # 0 outside strings, 1 inside, 2 after a backslash inside
+    queue = np.empty(n, dtype=np.int64)
+    depth[0] = 0
+    queue[0] = 0
+    head, tail = 0, 1
+    deepest = 0
+    while head < tail:
+        q = queue[head]
+        head += 1
+        for b in range(256):
+            t = table[q, b]
+            if t < 0 or depth[t] >= 0:
+                continue
+            d, m = depth[q], mode[q]
+            if m == 2:
+                m = 1
+            elif m == 1:
+                if b == 0x5C:
+                    m = 2
+                elif b == 0x22:
+                    m = 0
+            elif b == 0x22:
+                m = 1
+            elif b == 0x7B or b == 0x5B:
+                d += 1
+            elif b == 0x7D or b == 0x5D:
+                d -= 1
+            depth[t] = d
+            mode[t] = m
+            deepest = max(deepest, d)
+            queue[tail] = t
+            tail += 1
+    return deepest

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ._byte_kernels import deepest_nesting
 from .byte_automata import DEFAULT_BYTE_STATE_BUDGET, DFA, NFA, concat, repeat, union
 from .formats import format_regex
 from .number_ranges import integer_bounds, number_range_regex, read_bounds
@@ -44,6 +45,7 @@ from .schema_pieces import (
     disjoint_branches,
     lit,
     names_in_order,
+    nesting_at_most,
     shared_pieces,
     spelled,
     without,
@@ -153,7 +155,7 @@ class _Compiler:
         objects, they are compiled again in *ordered mode*: every object spells every name either side mentions
         at its place, named by it or not (valued by its ``additionalProperties``), and only keys outside those
         names are extra. Then each side spells a value in the same ways, and the text difference is exact."""
-        a, b = self.conjunction(left), self.conjunction(right)
+        a, b = self.subtrahend(self.conjunction(left), right, path)
         names = _names_under([n for n, _ in left + right], self)
         if self.order is not None:
             if names <= self.order:
@@ -166,13 +168,29 @@ class _Compiler:
         while True:
             self.order = frozenset(names)
             try:
-                a, b = self.conjunction(left), self.conjunction(right)
+                a, b = self.subtrahend(self.conjunction(left), right, path)
                 break
             except _MoreNames as more:
                 names = more.names
             finally:
                 self.order = None
         return a - b
+
+    def subtrahend(self, a: DFA, right: list[tuple[Any, str]], path: str) -> tuple[DFA, DFA]:
+        """``a``, and the values of ``right`` to take from it. Where ``right`` was cut at a depth bound (free values,
+        recursion), it is exact only on texts nesting at most that deep (a free value starts at depth 0 or more, a
+        recursion adds a level per turn): deeper texts of ``a`` are left out (recorded in ``narrowed``) rather than
+        kept for want of their match in ``right``: the bounds may narrow what is generated, never let an invalid
+        value through."""
+        before = len(self.narrowed)
+        b = self.conjunction(right)
+        if len(self.narrowed) > before:
+            del self.narrowed[before:]  # what the subtracted side leaves out is not left out of the result
+            exact_to = min(self.free_depth, self.ref_depth - 1)
+            if deepest_nesting(a.table) > exact_to:
+                a = a & nesting_at_most(exact_to)
+                self.narrowed.append(path)
+        return a, b
 
     def free(self, depth: int) -> DFA:
         """Any JSON value nesting at most ``depth`` objects/arrays (in ordered mode, with its names in place; the

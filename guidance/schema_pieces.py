@@ -183,3 +183,26 @@ def whitespace_dfa(pattern: str, budget: int) -> DFA:
             "whitespace (space, tab, line feed, carriage return)"
         )
     return ws
+
+
+@functools.lru_cache(maxsize=16)
+def nesting_at_most(depth: int) -> DFA:
+    """Byte strings whose ``{``/``[`` outside JSON strings never open more than ``depth`` levels at once: with the
+    texts of a JSON automaton, those of its values nesting at most that deep."""
+    import numpy as np
+
+    modes = 3  # outside strings, inside, after a backslash inside
+    table = np.full(((depth + 1) * modes, 256), -1, dtype=np.int32)
+    for d in range(depth + 1):
+        out, inside, escaped = d * modes, d * modes + 1, d * modes + 2
+        table[out, :] = out
+        table[out, ord('"')] = inside
+        for opening in b"{[":
+            table[out, opening] = (d + 1) * modes if d < depth else -1
+        for closing in b"}]":
+            table[out, closing] = (d - 1) * modes if d > 0 else -1
+        table[inside, :] = inside
+        table[inside, ord("\\")] = escaped
+        table[inside, ord('"')] = out
+        table[escaped, :] = inside
+    return DFA(table, np.ones(table.shape[0], dtype=bool)).minimized()

@@ -252,3 +252,14 @@ def test_whole_multiples_are_a_remainder_automaton():
     assert not bounded.accepts(b"-0") and not bounded.accepts(b"07")
     with pytest.raises(SchemaNotCompiled, match=re.escape("multipleOf 0.5")):
         schema_automaton({"type": "number", "multipleOf": 0.5})
+
+
+def test_a_subtraction_never_keeps_a_value_its_subtracted_side_lost_to_a_depth_bound():
+    """``not {"required": ["x"]}``: the subtracted side's ``x`` is a free value, cut at ``free_depth``; a deeper
+    ``x`` of the other side must not survive the subtraction for want of its match (it is left out instead)."""
+    deep = {"type": "array", "items": {"type": "array", "items": {"type": "array"}}}
+    schema = {"type": "object", "properties": {"x": deep}, "additionalProperties": False, "not": {"required": ["x"]}}
+    automaton = schema_automaton(schema)
+    assert automaton.dfa.accepts(b"{}")
+    for text in (b'{"x":[]}', b'{"x":[[]]}', b'{"x":[[[]]]}', b'{"x":[[[],[]]]}'):
+        assert not automaton.dfa.accepts(text), text
