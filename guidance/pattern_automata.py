@@ -2,9 +2,11 @@
 
 A JSON Schema ``pattern`` is an ECMA-262 regex that *searches*: ``"b"`` matches ``"abc"`` unless anchored. The
 patterns compiled here are those Python's ``re`` and ECMA-262 read alike, parsed by the standard library's own
-parser (``re._parser``), with ECMA's meanings where the two differ: ``\\d`` is ``[0-9]``, ``\\w`` is
-``[A-Za-z0-9_]``, ``\\s`` is ECMA's white space and line terminators, ``.`` is any character but the four line
-terminators, ``$`` is the end of the string only. ``^`` and ``$`` may stand anywhere (``(^a|b$)``, ``a^`` which
+parser (``re._parser``). Where the two read a construct differently, a text is allowed only if both would match
+it (jsonschema checks patterns with Python's ``re``, the specification says ECMA-262): ``\\d`` is ``[0-9]`` and
+``\\D`` is no Unicode digit, ``\\w``/``\\W`` likewise, ``\\s`` the white space both count, ``.`` any character but
+the four ECMA line terminators, ``$`` the end of the string only; a class is read in each dialect, negated in
+each, and the characters both allow are kept. ``^`` and ``$`` may stand anywhere (``(^a|b$)``, ``a^`` which
 matches nothing): they are zero-width moves that the subset construction only follows at the start and end of
 the text.
 
@@ -21,6 +23,7 @@ language of JSON string *contents* whose decoded value matches it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 
@@ -78,6 +81,22 @@ def _without_surrogates(ranges: Ranges) -> Ranges:
         if hi > 0xDFFF:
             out.append((0xE000, hi))
     return out
+
+
+def _intersection(a: Ranges, b: Ranges) -> Ranges:
+    return _complement(_complement(a) + _complement(b))
+
+
+@functools.cache
+def _python_category(kind: str) -> Ranges:
+    """The code points Python's ``re`` puts in ``\\d``, ``\\w`` or ``\\s`` (``kind`` DIGIT, WORD, SPACE) for str
+    patterns: what jsonschema's pattern check reads, where ECMA-262 reads less (``\\d``) or other characters."""
+    found = re.compile({"DIGIT": r"\d+", "WORD": r"\w+", "SPACE": r"\s+"}[kind])
+    out: Ranges = []
+    for lo, hi in _ALL:
+        text = "".join(map(chr, range(lo, hi + 1)))
+        out += [(lo + m.start(), lo + m.end() - 1) for m in found.finditer(text)]
+    return _normalised(out)
 
 
 def _complement(ranges: Ranges) -> Ranges:
@@ -235,35 +254,41 @@ class _Builder:
         else:
             raise self.refuse(f"the anchor {name} (Python-only, not ECMA-262)")
 
-    def category(self, av) -> Ranges:
+    def category(self, av, dialect: str = "both") -> Ranges:
+        """A shorthand's characters: ECMA-262's (``dialect="ecma"``), Python's (``"python"``, what jsonschema's
+        ``re.search`` reads), or (``"both"``) those in both, so that a text the automaton allows passes either."""
         name = str(av)
-        table = {
-            "CATEGORY_DIGIT": _DIGIT,
-            "CATEGORY_WORD": _WORD,
-            "CATEGORY_SPACE": _SPACE,
-        }
-        if name in table:
-            return _normalised(table[name])
-        if name.startswith("CATEGORY_NOT_") and f"CATEGORY_{name[13:]}" in table:
-            return _complement(table[f"CATEGORY_{name[13:]}"])
-        raise self.refuse(f"the class {name}")
+        kind = name.removeprefix("CATEGORY_").removeprefix("NOT_")
+        if kind not in ("DIGIT", "WORD", "SPACE"):
+            raise self.refuse(f"the class {name}")
+        if dialect == "both":
+            return _intersection(self.category(av, "ecma"), self.category(av, "python"))
+        chars = (
+            _python_category(kind) if dialect == "python" else {"DIGIT": _DIGIT, "WORD": _WORD, "SPACE": _SPACE}[kind]
+        )
+        return _complement(chars) if name.startswith("CATEGORY_NOT_") else _normalised(chars)
 
     def char_set(self, items) -> Ranges:
-        negate = False
-        ranges: Ranges = []
-        for op, av in items:
-            name = str(op)
-            if name == "NEGATE":
-                negate = True
-            elif name == "LITERAL":
-                ranges.append((av, av))
-            elif name == "RANGE":
-                ranges.append(av)
-            elif name == "CATEGORY":
-                ranges += self.category(av)
-            else:
-                raise self.refuse(f"the class item {name}")
-        return _complement(ranges) if negate else _normalised(ranges)
+        """The set's characters in both dialects (see :meth:`category`): read in each, negated in each, then the
+        characters both allow."""
+        both = []
+        for dialect in ("ecma", "python"):
+            negate = False
+            ranges: Ranges = []
+            for op, av in items:
+                name = str(op)
+                if name == "NEGATE":
+                    negate = True
+                elif name == "LITERAL":
+                    ranges.append((av, av))
+                elif name == "RANGE":
+                    ranges.append(av)
+                elif name == "CATEGORY":
+                    ranges += self.category(av, dialect)
+                else:
+                    raise self.refuse(f"the class item {name}")
+            both.append(_complement(ranges) if negate else _normalised(ranges))
+        return _intersection(*both)
 
 
 def pattern_dfa(

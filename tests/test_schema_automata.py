@@ -263,3 +263,21 @@ def test_a_subtraction_never_keeps_a_value_its_subtracted_side_lost_to_a_depth_b
     assert automaton.dfa.accepts(b"{}")
     for text in (b'{"x":[]}', b'{"x":[[]]}', b'{"x":[[[]]]}', b'{"x":[[[],[]]]}'):
         assert not automaton.dfa.accepts(text), text
+
+
+@pytest.mark.parametrize("pattern", [r"^\D+$", r"^[^\d]+$", r"^\W+$", r"^[\W\d]+$", r"^\s+$", r"^[^\s]+$", r"^\S\w$"])
+def test_shorthands_allow_only_what_ecma_and_pythons_re_both_match(pattern):
+    """jsonschema checks patterns with Python's ``re`` (``\\d`` any Unicode digit), the specification says ECMA-262
+    (``\\d`` is ``[0-9]``): every text drawn matches under Python's reading, and the ECMA-only characters are out."""
+    import re
+
+    from ctrlgen.guidance.pattern_automata import pattern_dfa
+
+    dfa = pattern_dfa(pattern)
+    rng = random.Random(0)
+    for _ in range(300):
+        text = dfa.draw(rng).decode("utf-8")
+        assert re.search(pattern, text), (pattern, text)
+    assert not pattern_dfa(r"^\D$").accepts("٣".encode())  # an Arabic-Indic digit: not \D to Python
+    assert not pattern_dfa(r"^\d$").accepts("٣".encode())  # nor \d to ECMA
+    assert not pattern_dfa(r"^\s$").accepts("\ufeff".encode())  # ECMA white space, not Python's
