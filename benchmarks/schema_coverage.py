@@ -207,6 +207,7 @@ def run(per_category: int | None, timeout: float, draws: int, jobs: int, out: Pa
         result["categories"][name] = summarise(rows)
         result["schemas"][name] = rows
         print(name, json.dumps(result["categories"][name]), flush=True)
+        out.write_text(json.dumps(result, indent=1))  # what is done so far, if the run is cut short
     result["all"] = summarise([r for rows in result["schemas"].values() for r in rows])
     print("all", json.dumps(result["all"]), flush=True)
     out.write_text(json.dumps(result, indent=1))
