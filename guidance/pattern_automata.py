@@ -31,6 +31,8 @@ from .byte_automata import DEFAULT_BYTE_STATE_BUDGET, DFA, MAX_CODE_POINT, NFA, 
 
 __all__ = [
     "PatternNotCompiled",
+    "dialect_sensitive",
+    "dialect_safe_content_dfa",
     "Ranges",
     "UTF8",
     "JSON_STRING",
@@ -311,6 +313,34 @@ def pattern_dfa(
     encoding(nfa, after, _ALL, after)  # and after it
     nfa.add_empty(after, end)
     return nfa.determinize(start, [end], budget)
+
+
+def dialect_sensitive(pattern: str) -> bool:
+    """Whether ECMA-262 and Python's ``re`` may read ``pattern`` differently: it has ``.``, ``$`` or a shorthand
+    (checked on the text, so an escaped ``\\.`` counts too: a cautious answer)."""
+    return bool(re.search(r"[.$]|\\[dDwWsS]", pattern))
+
+
+@functools.cache
+def _dialect_safe() -> Ranges:
+    """Characters on which the two dialects read every construct alike: not a line terminator (``.``, and Python's
+    ``$`` before a final newline), not in one dialect's shorthand only."""
+    out = _complement(_LINE_TERMINATORS)
+    for kind, ecma in (("DIGIT", _DIGIT), ("WORD", _WORD), ("SPACE", _SPACE)):
+        python = _python_category(kind)
+        differ = _complement(_intersection(_normalised(ecma), python) + _complement(_normalised(ecma + python)))
+        out = _intersection(out, _complement(differ))
+    return out
+
+
+def dialect_safe_content_dfa(budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
+    """JSON string contents over :func:`_dialect_safe` characters: where every pattern's two readings agree, so a
+    text outside a pattern (a key no ``patternProperties`` pattern matches, a subtracted ``pattern``) is outside it
+    for jsonschema too."""
+    nfa = NFA()
+    s = nfa.state()
+    JSON_STRING(nfa, s, _dialect_safe(), s)
+    return nfa.determinize(s, [s], budget)
 
 
 def string_content_dfa(budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:

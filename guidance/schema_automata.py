@@ -27,6 +27,7 @@ path. Values the schema leaves free (``{}``, ``true``, a missing ``items``) nest
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,14 @@ from ._byte_kernels import deepest_nesting
 from .byte_automata import DEFAULT_BYTE_STATE_BUDGET, DFA, NFA, concat, repeat, union
 from .formats import format_regex
 from .number_ranges import integer_bounds, number_range_regex, read_bounds
-from .pattern_automata import _ALL, JSON_STRING, PatternNotCompiled, pattern_dfa
+from .pattern_automata import (
+    _ALL,
+    JSON_STRING,
+    PatternNotCompiled,
+    dialect_safe_content_dfa,
+    dialect_sensitive,
+    pattern_dfa,
+)
 from .ranges import integer_range_regex
 from .schema_pieces import (
     SchemaNotCompiled,
@@ -113,6 +121,8 @@ class _Compiler:
     _validator: Any = None
     #: in ordered mode (see :meth:`minus`), the names every object spells at their rank, named by it or not
     order: frozenset[str] | None = None
+    #: compiling a side to be subtracted: patterns must then cover what either regex dialect matches
+    negative: bool = False
 
     def __post_init__(self) -> None:
         pieces = shared_pieces(self.whitespace, self.budget)  # shared by every compile with the same settings
@@ -183,7 +193,11 @@ class _Compiler:
         kept for want of their match in ``right``: the bounds may narrow what is generated, never let an invalid
         value through."""
         before = len(self.narrowed)
-        b = self.conjunction(right)
+        self.negative = not self.negative
+        try:
+            b = self.conjunction(right)
+        finally:
+            self.negative = not self.negative
         if len(self.narrowed) > before:
             del self.narrowed[before:]  # what the subtracted side leaves out is not left out of the result
             exact_to = min(self.free_depth, self.ref_depth - 1)
@@ -420,6 +434,11 @@ class _Compiler:
         accept[2] = accept[3] = True
         return DFA(table, accept).minimized()
 
+    @property
+    def safe_keys(self) -> DFA:
+        """String contents on whose characters ECMA-262 and Python's re read every pattern alike."""
+        return _safe_contents(self.budget)
+
     def string(self, node: dict, path: str) -> DFA:
         content = self.content
         lo, hi = node.get("minLength", 0), node.get("maxLength")
@@ -431,9 +450,13 @@ class _Compiler:
             content = content & repeat(one, int(lo), None if hi is None else int(hi), self.budget)
         if "pattern" in node:
             try:
-                content = content & pattern_dfa(node["pattern"], JSON_STRING, budget=self.budget)
+                matching = pattern_dfa(node["pattern"], JSON_STRING, budget=self.budget)
             except PatternNotCompiled as e:
                 raise SchemaNotCompiled(str(e), f"{path}/pattern") from None
+            if self.negative and dialect_sensitive(node["pattern"]):
+                # to be subtracted: every text either dialect could match (they agree on the safe characters)
+                matching = matching | (self.content - self.safe_keys)
+            content = content & matching
         text = self.string_of(content)
         fmt = node.get("format")
         if fmt in FORMATS:
@@ -453,6 +476,13 @@ class _Compiler:
             for k, node in enumerate(nodes)
             for pattern, sub in node.get("patternProperties", {}).items()
         ]
+        sensitive = [p for node in nodes for p in node.get("patternProperties", {}) if dialect_sensitive(p)]
+        if sensitive and self.negative:
+            raise SchemaNotCompiled(
+                f"patternProperties {sensitive[0]!r} reads differently in ECMA-262 and Python's re (jsonschema's), "
+                "and is subtracted here",
+                f"{path}/patternProperties",
+            )
         if len(patterns) > _PATTERN_GROUPS:
             raise SchemaNotCompiled(f"more than {_PATTERN_GROUPS} patternProperties are not compiled", path)
         key_schemas = [(node["propertyNames"], f"{path}/propertyNames") for node in nodes if "propertyNames" in node]
@@ -461,6 +491,15 @@ class _Compiler:
             # a name the nodes do not mention (ordered mode) is an extra key in its place: closed objects refuse it
             default = True if name in named else not self.closed
             content = json.dumps(name, ensure_ascii=False)[1:-1].encode()
+            for node in nodes:
+                for pattern in node.get("patternProperties", {}):
+                    if pattern in sensitive and bool(_python_search(pattern, name)) != self.key_pattern(
+                        pattern, path
+                    ).accepts(content):
+                        raise SchemaNotCompiled(
+                            f"the name {name!r} matches {pattern!r} in one of ECMA-262 and Python's re only",
+                            f"{path}/patternProperties",
+                        )
             matched = {(k, id(sub)): (sub, where) for dfa, sub, k, where in patterns if dfa.accepts(content)}
             subs = list(matched.values())
             for k, node in enumerate(nodes):
@@ -473,7 +512,7 @@ class _Compiler:
             needed = any(name in node.get("required", []) for node in nodes)
             if needed or not value.is_empty():
                 members.append((name, value, needed))
-        extras = self.extra_members(nodes, names, patterns, key_schemas, path)
+        extras = self.extra_members(nodes, names, patterns, key_schemas, path, bool(sensitive))
         lo = max((int(node.get("minProperties", 0)) for node in nodes), default=0)
         caps = [int(node["maxProperties"]) for node in nodes if "maxProperties" in node]
         if extras and lo > max(1, sum(needed for _, _, needed in members)):
@@ -492,9 +531,13 @@ class _Compiler:
         except PatternNotCompiled as e:
             raise SchemaNotCompiled(str(e), path) from None
 
-    def extra_members(self, nodes, names, patterns, key_schemas, path) -> list[tuple[DFA, DFA]]:
-        """(key texts, value texts) of the keys not in ``names``, one pair per set of patterns they match."""
+    def extra_members(self, nodes, names, patterns, key_schemas, path, sensitive: bool) -> list[tuple[DFA, DFA]]:
+        """(key texts, value texts) of the keys not in ``names``, one pair per set of patterns they match. Where a
+        pattern may read differently in ECMA-262 and Python's re (``sensitive``), only keys of the characters on
+        which they agree are written, so that the patterns a key matches are the same for jsonschema."""
         others = self.other_keys(names)
+        if sensitive:
+            others = others & self.safe_keys
         out = []
         for picked in range(1 << len(patterns)):
             keys = others
@@ -727,6 +770,18 @@ class _Compiler:
                 for q in fs:
                     nfa.add_empty(q, states[nxt, d])
         return nfa.determinize(start, [end], self.budget)
+
+
+@functools.lru_cache(maxsize=4)
+def _safe_contents(budget: int) -> DFA:
+    return dialect_safe_content_dfa(budget)
+
+
+def _python_search(pattern: str, text: str) -> bool:
+    """How jsonschema reads ``pattern`` on ``text`` (Python's ``re.search``)."""
+    import re
+
+    return re.search(pattern, text) is not None
 
 
 class _MoreNames(Exception):

@@ -281,3 +281,22 @@ def test_shorthands_allow_only_what_ecma_and_pythons_re_both_match(pattern):
     assert not pattern_dfa(r"^\D$").accepts("٣".encode())  # an Arabic-Indic digit: not \D to Python
     assert not pattern_dfa(r"^\d$").accepts("٣".encode())  # nor \d to ECMA
     assert not pattern_dfa(r"^\s$").accepts("\ufeff".encode())  # ECMA white space, not Python's
+
+
+def test_patterns_read_differently_by_ecma_and_python_never_let_an_invalid_value_through():
+    """jsonschema reads patterns with Python's re: a key matching ``^.*$`` there but not in ECMA-262 (a carriage
+    return), or a string Python's ``\\d`` matches under ``not``, must not be treated as outside the pattern."""
+    keyed = {"type": "object", "patternProperties": {"^.*$": {"type": "object", "required": ["d"]}}}
+    negated = {"type": "string", "not": {"pattern": "^\\d+$"}}
+    for schema, texts in (
+        (keyed, [{"a": {"d": 1}}, {"a\rb": 1}, {"a": 1}, {}]),
+        (negated, ["12", "a", "\u0663", "12\n", ""]),
+    ):
+        automaton = schema_automaton(schema)
+        validator = _validator(schema)
+        for value in texts:
+            if any(automaton.dfa.accepts(t.encode()) for t in _spellings(value)):
+                assert validator.is_valid(value), (schema, value)
+        rng = random.Random(0)
+        for _ in range(300):
+            assert validator.is_valid(json.loads(automaton.dfa.draw(rng)))
