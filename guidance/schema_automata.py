@@ -123,6 +123,10 @@ class _Compiler:
     order: frozenset[str] | None = None
     #: compiling a side to be subtracted: patterns must then cover what either regex dialect matches
     negative: bool = False
+    #: nesting level of the value being compiled (0: the document), and, per depth-bound cut, the deepest level up
+    #: to which what was cut is still whole (see :meth:`subtrahend`)
+    level: int = 0
+    cuts: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         pieces = shared_pieces(self.whitespace, self.budget)  # shared by every compile with the same settings
@@ -192,19 +196,28 @@ class _Compiler:
         recursion adds a level per turn): deeper texts of ``a`` are left out (recorded in ``narrowed``) rather than
         kept for want of their match in ``right``: the bounds may narrow what is generated, never let an invalid
         value through."""
-        before = len(self.narrowed)
+        before, cuts_before = len(self.narrowed), len(self.cuts)
         self.negative = not self.negative
         try:
             b = self.conjunction(right)
         finally:
             self.negative = not self.negative
-        if len(self.narrowed) > before:
-            del self.narrowed[before:]  # what the subtracted side leaves out is not left out of the result
-            exact_to = min(self.free_depth, self.ref_depth - 1)
+        if len(self.cuts) > cuts_before:
+            exact_to = min(self.cuts[cuts_before:]) - self.level  # relative to the value compiled here
+            del self.narrowed[before:], self.cuts[cuts_before:]  # what the subtracted side lacks is not lacking here
             if deepest_nesting(a.table) > exact_to:
-                a = a & nesting_at_most(exact_to)
+                a = a & nesting_at_most(exact_to) if exact_to >= 0 else DFA.empty()
                 self.narrowed.append(path)
+                self.cuts.append(self.level + exact_to)
         return a, b
+
+    def inner(self, nodes: list[tuple[Any, str]]) -> DFA:
+        """The values of a member or an item: one level deeper than the value being compiled."""
+        self.level += 1
+        try:
+            return self.conjunction(nodes)
+        finally:
+            self.level -= 1
 
     def free(self, depth: int) -> DFA:
         """Any JSON value nesting at most ``depth`` objects/arrays (in ordered mode, with its names in place; the
@@ -240,6 +253,7 @@ class _Compiler:
                 return DFA.empty()
             if not flat:
                 self.narrowed.append(nodes[0][1] if nodes else "")  # cut at free_depth
+                self.cuts.append(self.level + self.free_depth)
                 return self.free(self.free_depth)
             return self.combined(flat)
         finally:
@@ -266,6 +280,7 @@ class _Compiler:
                 ref = node["$ref"]
                 if self._refs.count(ref) >= self.ref_depth:
                     self.narrowed.append(f"{path}/$ref")
+                    self.cuts.append(self.level - 1)  # a value here is lost: texts reaching this level
                     return None
                 self._refs.append(ref)
                 pushed.append(ref)
@@ -508,7 +523,7 @@ class _Compiler:
                 elif not any(key[0] == k for key in matched):
                     subs.append((node.get("additionalProperties", default), f"{path}/additionalProperties"))
             allowed = all(self.valid(name, sub, where) for sub, where in key_schemas)
-            value = self.conjunction(subs) if allowed else DFA.empty()
+            value = self.inner(subs) if allowed else DFA.empty()
             needed = any(name in node.get("required", []) for node in nodes)
             if needed or not value.is_empty():
                 members.append((name, value, needed))
@@ -552,7 +567,7 @@ class _Compiler:
                 mine = [(sub, where) for bit, (_, sub, j, where) in enumerate(patterns) if j == k and picked >> bit & 1]
                 # closed: objects that do not say so take no keys they do not name
                 subs += mine or [(node.get("additionalProperties", not self.closed), f"{path}/additionalProperties")]
-            value = self.conjunction(subs)
+            value = self.inner(subs)
             if value.is_empty():
                 continue
             key_texts = self.string_of(keys)
@@ -661,14 +676,18 @@ class _Compiler:
             wanted = [(node["contains"], f"{path}/contains")]
 
             def split(at: list[tuple[Any, str]]) -> list[tuple[DFA, int]]:  # items that count, and the others
-                return [
-                    (self.conjunction([*at, *wanted]), 1),
-                    (self.minus(at, wanted, f"{path}/contains", "contains"), 0),
-                ]
+                self.level += 1
+                try:
+                    return [
+                        (self.conjunction([*at, *wanted]), 1),
+                        (self.minus(at, wanted, f"{path}/contains", "contains"), 0),
+                    ]
+                finally:
+                    self.level -= 1
 
             return self.array_items([split(at) for at in first_nodes], split(rest_nodes), lo, hi, (cmin, cmax))
-        firsts = [self.conjunction(at) for at in first_nodes]
-        rest = self.conjunction(rest_nodes)
+        firsts = [self.inner(at) for at in first_nodes]
+        rest = self.inner(rest_nodes)
         if unique:
             return self.unique_items(firsts, rest, lo, hi, f"{path}/uniqueItems")
         return self.array_items(firsts, rest, lo, hi)
