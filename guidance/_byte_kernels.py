@@ -15,7 +15,16 @@ import numpy as np
 from numba import njit, types
 from numba.typed import Dict
 
-__all__ = ["subset_construction", "product_construction", "DONE", "OVER_BUDGET", "OUT_OF_TIME"]
+__all__ = [
+    "subset_construction",
+    "product_construction",
+    "table_edges",
+    "shortest_path",
+    "deepest_nesting",
+    "DONE",
+    "OVER_BUDGET",
+    "OUT_OF_TIME",
+]
 
 DONE, OVER_BUDGET, OUT_OF_TIME = 0, 1, 2
 
@@ -50,18 +59,18 @@ def _closure(n_seeds, at_start, x_start, x_dst, x_kind, stamp, gen, stack, out):
     """Every item (``state * 2 + ended``) reachable from ``out[:n_seeds]`` by zero-width moves, sorted into
     ``out``; returns how many. Kind 1 moves (``^``) only ``at_start``; kind 2 (``$``) sets ``ended``."""
     top = 0
-    k = 0
-    for i in range(n_seeds):
+    for i in range(n_seeds):  # the seeds onto the stack (they may repeat); each item is written when taken off
         item = out[i]
         if stamp[item] != gen:
             stamp[item] = gen
-            out[k] = item
-            k += 1
             stack[top] = item
             top += 1
+    k = 0
     while top > 0:
         top -= 1
         item = stack[top]
+        out[k] = item
+        k += 1
         q = item >> 1
         ended = item & 1
         for j in range(x_start[q], x_start[q + 1]):
@@ -71,8 +80,6 @@ def _closure(n_seeds, at_start, x_start, x_dst, x_kind, stamp, gen, stack, out):
             nxt = x_dst[j] * 2 + (1 if (ended == 1 or kind == 2) else 0)
             if stamp[nxt] != gen:
                 stamp[nxt] = gen
-                out[k] = nxt
-                k += 1
                 stack[top] = nxt
                 top += 1
     out[:k].sort()
@@ -234,53 +241,26 @@ def product_construction(ta, tb, keep_dead, budget, deadline):  # pragma: no cov
 
 
 @njit(cache=True)
-def useful_states(table, accept):  # pragma: no cover - jit
-    """The states reachable from 0 that can reach an accepting state (a mask), over the ``(S, 256)`` table."""
+def table_edges(table):  # pragma: no cover - jit
+    """(source, byte, target) of every live entry of the ``(S, 256)`` table, in row order: the edge lists the token
+    automata's searches take (:func:`.automaton._useful_kernel`), read off in one compiled pass."""
     n = table.shape[0]
-    reach = np.zeros(n, dtype=np.bool_)
-    stack = np.empty(n, dtype=np.int64)
-    reach[0] = True
-    stack[0] = 0
-    top = 1
-    count = np.zeros(n + 1, dtype=np.int64)  # predecessors per target, as CSR, built on the way
-    while top > 0:
-        top -= 1
-        q = stack[top]
+    m = 0
+    for q in range(n):
+        for b in range(256):
+            if table[q, b] >= 0:
+                m += 1
+    src = np.empty(m, dtype=np.int64)
+    byte = np.empty(m, dtype=np.int64)
+    dst = np.empty(m, dtype=np.int64)
+    k = 0
+    for q in range(n):
         for b in range(256):
             t = table[q, b]
             if t >= 0:
-                count[t + 1] += 1
-                if not reach[t]:
-                    reach[t] = True
-                    stack[top] = t
-                    top += 1
-    start = np.cumsum(count)
-    fill = start[:-1].copy()
-    preds = np.empty(start[-1], dtype=np.int64)
-    for q in range(n):
-        if reach[q]:
-            for b in range(256):
-                t = table[q, b]
-                if t >= 0:
-                    preds[fill[t]] = q
-                    fill[t] += 1
-    useful = np.zeros(n, dtype=np.bool_)
-    top = 0
-    for q in range(n):
-        if reach[q] and accept[q]:
-            useful[q] = True
-            stack[top] = q
-            top += 1
-    while top > 0:
-        top -= 1
-        t = stack[top]
-        for j in range(start[t], start[t + 1]):
-            q = preds[j]
-            if not useful[q]:
-                useful[q] = True
-                stack[top] = q
-                top += 1
-    return useful
+                src[k], byte[k], dst[k] = q, b, t
+                k += 1
+    return src, byte, dst
 
 
 @njit(cache=True)

@@ -38,8 +38,9 @@ from ._byte_kernels import (
     product_construction,
     shortest_path,
     subset_construction,
-    useful_states,
+    table_edges,
 )
+from .automaton import _useful_kernel
 
 __all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT", "time_limit"]
 
@@ -563,11 +564,11 @@ def _hopcroft(table, accept):  # pragma: no cover - jit
 
 def _trimmed(table: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Only the states reachable from 0 that can reach an accepting state (0 first, the rest in order); edges
-    into removed states become dead. The search runs over the table itself (:func:`._byte_kernels.useful_states`):
-    listing its edges first cost more than the search."""
-    alive = useful_states(table, accept)
-    alive[0] = True  # the start stays, useful or not
-    keep = np.flatnonzero(alive)  # the start is useful only if more is, or it accepts
+    into removed states become dead. The search is the token automata's (:func:`.automaton._useful_kernel`), with
+    bytes as the tokens, over edges read off the table in compiled code (:func:`._byte_kernels.table_edges`)."""
+    src, byte, dst = table_edges(table)
+    alive, _ = _useful_kernel(src, byte, dst, table.shape[0], 0, accept.astype(np.bool_), np.zeros(256, dtype=np.bool_))
+    keep = np.flatnonzero(alive)  # the kernel keeps the start; it is useful only if more is, or it accepts
     if keep.shape[0] == 1 and not accept[0]:
         return np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=bool)
     new_id = np.full(table.shape[0], -1, dtype=np.int64)

@@ -486,11 +486,12 @@ class _Compiler:
         named = {n for node in nodes for n in node.get("properties", {})}
         named |= {n for node in nodes for n in node.get("required", [])}
         names = sorted(named | (self.order or set()), key=self.ranked)
-        patterns = [
-            (self.key_pattern(pattern, f"{path}/patternProperties/{pattern}"), sub, k, f"{path}/patternProperties")
+        patterns = [  # (pattern, its key contents, its value schema, the node it is from)
+            (pattern, self.key_pattern(pattern, f"{path}/patternProperties/{pattern}"), sub, k)
             for k, node in enumerate(nodes)
             for pattern, sub in node.get("patternProperties", {}).items()
         ]
+        where = f"{path}/patternProperties"
         sensitive = [p for node in nodes for p in node.get("patternProperties", {}) if dialect_sensitive(p)]
         if sensitive and self.negative:
             raise SchemaNotCompiled(
@@ -506,16 +507,15 @@ class _Compiler:
             # a name the nodes do not mention (ordered mode) is an extra key in its place: closed objects refuse it
             default = True if name in named else not self.closed
             content = json.dumps(name, ensure_ascii=False)[1:-1].encode()
-            for node in nodes:
-                for pattern in node.get("patternProperties", {}):
-                    if pattern in sensitive and bool(_python_search(pattern, name)) != self.key_pattern(
-                        pattern, path
-                    ).accepts(content):
-                        raise SchemaNotCompiled(
-                            f"the name {name!r} matches {pattern!r} in one of ECMA-262 and Python's re only",
-                            f"{path}/patternProperties",
-                        )
-            matched = {(k, id(sub)): (sub, where) for dfa, sub, k, where in patterns if dfa.accepts(content)}
+            matched = {}
+            for pattern, dfa, sub, k in patterns:
+                hit = dfa.accepts(content)
+                if pattern in sensitive and _python_search(pattern, name) != hit:
+                    raise SchemaNotCompiled(
+                        f"the name {name!r} matches {pattern!r} in one of ECMA-262 and Python's re only", where
+                    )
+                if hit:
+                    matched[k, id(sub)] = (sub, where)
             subs = list(matched.values())
             for k, node in enumerate(nodes):
                 if name in node.get("properties", {}):
@@ -556,7 +556,7 @@ class _Compiler:
         out = []
         for picked in range(1 << len(patterns)):
             keys = others
-            for bit, (dfa, _, _, _) in enumerate(patterns):
+            for bit, (_, dfa, _, _) in enumerate(patterns):
                 keys = keys & dfa if picked >> bit & 1 else keys - dfa
                 if keys.is_empty():
                     break
@@ -564,7 +564,11 @@ class _Compiler:
                 continue
             subs = []
             for k, node in enumerate(nodes):
-                mine = [(sub, where) for bit, (_, sub, j, where) in enumerate(patterns) if j == k and picked >> bit & 1]
+                mine = [
+                    (sub, f"{path}/patternProperties")
+                    for bit, (_, _, sub, j) in enumerate(patterns)
+                    if j == k and picked >> bit & 1
+                ]
                 # closed: objects that do not say so take no keys they do not name
                 subs += mine or [(node.get("additionalProperties", not self.closed), f"{path}/additionalProperties")]
             value = self.inner(subs)
