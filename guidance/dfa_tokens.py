@@ -68,29 +68,109 @@ class TokenTrie:
 
 
 _TRIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Fewest bytes a state's self-loop must read for its walk to start from the loop's precomputed part.
+_LOOP_MIN_BYTES = 16
+#: Loop parts kept per vocabulary (most schemas share a handful: string contents, digits, a pattern's class).
+_LOOP_PARTS_KEPT = 64
 
 
 def _trie(vocab: TokenVocabulary) -> TokenTrie:
     if vocab not in _TRIES:
-        _TRIES[vocab] = TokenTrie.build(vocab)
-    return _TRIES[vocab]
+        _TRIES[vocab] = (TokenTrie.build(vocab), {})
+    return _TRIES[vocab][0]
+
+
+def _loop_part(vocab: TokenVocabulary, loop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the byte set ``loop`` (a state's self-loop): the tokens spelled with its bytes only, and the frontier,
+    the trie edges (indexes into ``child_byte``) that leave the set from a node spelled inside it. Kept per
+    vocabulary: the same few sets recur across states and schemas."""
+    trie = _trie(vocab)
+    parts = _TRIES[vocab][1]
+    key = loop.tobytes()
+    if key not in parts:
+        if len(parts) >= _LOOP_PARTS_KEPT:
+            parts.pop(next(iter(parts)))
+        parts[key] = _loop_walk(loop, trie.child_start, trie.child_byte, trie.child_node, trie.token_start,
+                                trie.token_ids)  # fmt: skip
+    return parts[key]
 
 
 @njit(cache=True)
-def _walk(table, child_start, child_byte, child_node, token_start, token_ids):  # pragma: no cover - jit
-    """(src, tok, dst) of every token transition of the byte automaton ``table``."""
-    cap = 1024
-    src = np.empty(cap, dtype=np.int64)
-    tok = np.empty(cap, dtype=np.int64)
-    dst = np.empty(cap, dtype=np.int64)
+def _loop_walk(loop, child_start, child_byte, child_node, token_start, token_ids):  # pragma: no cover - jit
+    """(tokens spelled inside ``loop``, frontier edges) of :func:`_loop_part`."""
+    tokens = np.empty(token_ids.shape[0], dtype=np.int64)
+    frontier = np.empty(child_byte.shape[0], dtype=np.int64)
+    n_tok = 0
+    n_front = 0
+    stack = np.empty(child_byte.shape[0] + 1, dtype=np.int64)
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        for k in range(token_start[node], token_start[node + 1]):
+            tokens[n_tok] = token_ids[k]
+            n_tok += 1
+        for k in range(child_start[node], child_start[node + 1]):
+            if loop[child_byte[k]]:
+                stack[top] = child_node[k]
+                top += 1
+            else:
+                frontier[n_front] = k
+                n_front += 1
+    return tokens[:n_tok].copy(), frontier[:n_front].copy()
+
+
+@njit(cache=True)
+def _walk(
+    table, child_start, child_byte, child_node, token_start, token_ids, part_of, entry, part_tok_start, part_tok,
+    front_start, front, cap,
+):  # pragma: no cover - jit  # fmt: skip
+    """(src, tok, dst) of every token transition of the byte automaton ``table``: from each state a walk of the
+    trie while the automaton has a way on.
+
+    A state ``s`` with a precomputed part (``part_of[s] >= 0``, a byte set C that leads ``s`` to ``entry[s]``,
+    which C keeps where it is) takes the part's tokens, spelled inside C, as transitions to ``entry[s]`` at once,
+    and walks on only from the part's frontier: from ``s`` itself at the root, from ``entry[s]`` below it."""
+    src = np.empty(cap, dtype=np.int32)  # ``cap``: the caller's estimate of the count; grown when short
+    tok = np.empty(cap, dtype=np.int32)
+    dst = np.empty(cap, dtype=np.int32)
     count = 0
     stack_node = np.empty(64, dtype=np.int64)
     stack_state = np.empty(64, dtype=np.int64)
+    root_edges = child_start[1]
     for s in range(table.shape[0]):
         top = 0
-        stack_node[0] = 0
-        stack_state[0] = s
-        top = 1
+        part = part_of[s]
+        if part >= 0:
+            t = entry[s]
+            lo, hi = part_tok_start[part], part_tok_start[part + 1]
+            need = count + hi - lo
+            if need > cap:
+                while cap < need:
+                    cap *= 2
+                src = np.concatenate((src, np.empty(cap - src.shape[0], dtype=np.int32)))
+                tok = np.concatenate((tok, np.empty(cap - tok.shape[0], dtype=np.int32)))
+                dst = np.concatenate((dst, np.empty(cap - dst.shape[0], dtype=np.int32)))
+            src[count:need] = s
+            tok[count:need] = part_tok[lo:hi]
+            dst[count:need] = t
+            count = need
+            for j in range(front_start[part], front_start[part + 1]):
+                k = front[j]
+                r = table[s if k < root_edges else t, child_byte[k]]
+                if r < 0:
+                    continue
+                if top == stack_node.shape[0]:
+                    stack_node = np.concatenate((stack_node, np.empty(top, dtype=np.int64)))
+                    stack_state = np.concatenate((stack_state, np.empty(top, dtype=np.int64)))
+                stack_node[top] = child_node[k]
+                stack_state[top] = r
+                top += 1
+        else:
+            stack_node[0] = 0
+            stack_state[0] = s
+            top = 1
         while top > 0:
             top -= 1
             node = stack_node[top]
@@ -98,9 +178,9 @@ def _walk(table, child_start, child_byte, child_node, token_start, token_ids):  
             for k in range(token_start[node], token_start[node + 1]):
                 if count == cap:
                     cap *= 2
-                    src = np.concatenate((src, np.empty(cap - count, dtype=np.int64)))
-                    tok = np.concatenate((tok, np.empty(cap - count, dtype=np.int64)))
-                    dst = np.concatenate((dst, np.empty(cap - count, dtype=np.int64)))
+                    src = np.concatenate((src, np.empty(cap - count, dtype=np.int32)))
+                    tok = np.concatenate((tok, np.empty(cap - count, dtype=np.int32)))
+                    dst = np.concatenate((dst, np.empty(cap - count, dtype=np.int32)))
                 src[count] = s
                 tok[count] = token_ids[k]
                 dst[count] = q
@@ -118,6 +198,68 @@ def _walk(table, child_start, child_byte, child_node, token_start, token_ids):  
     return src[:count], tok[:count], dst[:count]
 
 
+@njit(cache=True)
+def _entries(table):  # pragma: no cover - jit
+    """Each state's majority target ``t`` among its live bytes (-1: none) and the bytes that lead to ``t`` and
+    that ``t`` loops on (a string's content: a few states read most bytes into one)."""
+    n = table.shape[0]
+    target = np.full(n, -1, dtype=np.int64)
+    inside = np.zeros((n, 256), dtype=np.bool_)
+    for s in range(n):
+        best, votes = -1, 0  # Boyer-Moore majority vote over the live bytes
+        for b in range(256):
+            r = table[s, b]
+            if r < 0:
+                continue
+            if votes == 0:
+                best, votes = r, 1
+            elif r == best:
+                votes += 1
+            else:
+                votes -= 1
+        target[s] = best
+        if best >= 0:
+            for b in range(256):
+                inside[s, b] = table[s, b] == best and table[best, b] == best
+    return target, inside
+
+
+def _transitions(
+    table: np.ndarray, vocab: TokenVocabulary, min_bytes: int = _LOOP_MIN_BYTES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_walk` of ``table``, with a precomputed part for every state that reads at least ``min_bytes``
+    bytes into one state ``t`` that loops on them (a string's content: inside it, or at its first character)."""
+    trie = _trie(vocab)
+    n = table.shape[0]
+    table = table.astype(np.int64)
+    target, inside = _entries(table)
+    wide = np.flatnonzero(inside.sum(axis=1) >= min_bytes)
+    part_of = np.full(n, -1, dtype=np.int64)
+    tok_parts: list[np.ndarray] = []
+    front_parts: list[np.ndarray] = []
+    index: dict[bytes, int] = {}
+    for s in wide.tolist():
+        key = inside[s].tobytes()
+        if key not in index:
+            index[key] = len(tok_parts)
+            tokens, frontier = _loop_part(vocab, inside[s])
+            tok_parts.append(tokens)
+            front_parts.append(frontier)
+        part_of[s] = index[key]
+
+    def joined(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        start = np.zeros(len(parts) + 1, dtype=np.int64)
+        start[1:] = np.cumsum([len(p) for p in parts])
+        return start, (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
+
+    tok_start, part_tok = joined(tok_parts)
+    front_start, front = joined(front_parts)
+    return _walk(
+        table, trie.child_start, trie.child_byte, trie.child_node, trie.token_start, trie.token_ids, part_of,
+        target, tok_start, part_tok, front_start, front, int(np.diff(tok_start)[part_of[wide]].sum()) + 64 * n + 1024,
+    )  # fmt: skip
+
+
 def dfa_token_automaton(
     dfa: DFA, vocab, state_budget: int = DEFAULT_STATE_BUDGET, at_start: bool = True
 ) -> TokenAutomaton:
@@ -127,11 +269,7 @@ def dfa_token_automaton(
 
     vocab = as_vocabulary(vocab)
     full = concat([DFA.literal(vocab.prefix), dfa]) if at_start and vocab.prefix else dfa
-    trie = _trie(vocab)
-    src, tok, dst = _walk(
-        full.table.astype(np.int64), trie.child_start, trie.child_byte, trie.child_node, trie.token_start,
-        trie.token_ids,
-    )  # fmt: skip
+    src, tok, dst = _transitions(full.table, vocab)
     arrays = TransitionArrays(src, tok, dst, full.num_states)
     initial, final = 0, full.accept.copy()
     if at_start and vocab.prefix and bool(dfa.accept[0]):

@@ -97,3 +97,41 @@ def test_a_character_spelled_by_byte_tokens_is_read_as_the_decoder_writes_it(fam
         ids = lead[:1] + [single[bytes([x])] for x in ch.encode()]
         assert vocab.decode(ids) == ch
         assert automaton.accepts([*ids, vocab.end_id]), repr(ch)
+
+
+def _triples(table, vocab, parts: bool) -> set:
+    from ctrlgen.guidance import dfa_tokens
+
+    src, tok, dst = dfa_tokens._transitions(table, vocab, dfa_tokens._LOOP_MIN_BYTES if parts else 10**9)
+    return set(zip(src.tolist(), tok.tolist(), dst.tolist()))
+
+
+def _wide(regex: str) -> str:
+    """``regex`` over a and b made one over wide classes: a reads most printable characters (a string's
+    content), b a quote or a letter the content leaves out."""
+    return regex.replace("[ab]", "(a|b)").replace("a", '[^"\\\\x]').replace("b", '["x]')
+
+
+@given(small_regexes())
+@settings(max_examples=60, deadline=None)
+def test_walks_that_start_from_a_loop_part_find_every_transition_the_full_walk_finds(default_tokenizer, regex):
+    vocab = token_vocabulary(default_tokenizer)
+    table = pattern_dfa(_wide(regex), search=False).table
+    assert _triples(table, vocab, True) == _triples(table, vocab, False)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        '"[^"\\\\]*"(, ?"[a-z]*é?")*',
+        '"(#[a-z]*|[a-z]+)"',  # at the string's start "#" leads elsewhere than inside it: read from the start
+    ],
+)
+def test_a_string_content_state_takes_its_tokens_from_a_loop_part(default_tokenizer, pattern):
+    from ctrlgen.guidance import dfa_tokens
+
+    vocab = token_vocabulary(default_tokenizer)
+    table = pattern_dfa(pattern, search=False).table
+    target, inside = dfa_tokens._entries(table.astype(np.int64))
+    assert (inside.sum(axis=1) >= dfa_tokens._LOOP_MIN_BYTES).sum() >= 2  # the parts are used here
+    assert _triples(table, vocab, True) == _triples(table, vocab, False)
