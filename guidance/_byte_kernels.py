@@ -18,8 +18,8 @@ from numba.typed import Dict
 __all__ = [
     "subset_construction",
     "product_construction",
-    "table_edges",
     "shortest_path",
+    "table_runs",
     "deepest_nesting",
     "DONE",
     "OVER_BUDGET",
@@ -241,26 +241,33 @@ def product_construction(ta, tb, keep_dead, budget, deadline):  # pragma: no cov
 
 
 @njit(cache=True)
-def table_edges(table):  # pragma: no cover - jit
-    """(source, byte, target) of every live entry of the ``(S, 256)`` table, in row order: the edge lists the token
-    automata's searches take (:func:`.automaton._useful_kernel`), read off in one compiled pass."""
+def table_runs(table):  # pragma: no cover - jit
+    """(source, first byte, last byte, target) of every run of one live target along a row of the ``(S, 256)``
+    table, in row order: the table as byte-range edges."""
     n = table.shape[0]
     m = 0
     for q in range(n):
         for b in range(256):
-            if table[q, b] >= 0:
+            t = table[q, b]
+            if t >= 0 and (b == 0 or table[q, b - 1] != t):
                 m += 1
-    src = np.empty(m, dtype=np.int64)
-    byte = np.empty(m, dtype=np.int64)
-    dst = np.empty(m, dtype=np.int64)
+    out = np.empty((m, 4), dtype=np.int64)
     k = 0
     for q in range(n):
-        for b in range(256):
+        b = 0
+        while b < 256:
             t = table[q, b]
+            e = b
+            while e + 1 < 256 and table[q, e + 1] == t:
+                e += 1
             if t >= 0:
-                src[k], byte[k], dst[k] = q, b, t
+                out[k, 0] = q
+                out[k, 1] = b
+                out[k, 2] = e
+                out[k, 3] = t
                 k += 1
-    return src, byte, dst
+            b = e + 1
+    return out
 
 
 @njit(cache=True)

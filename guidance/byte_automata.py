@@ -8,7 +8,7 @@ This module is a small exact toolkit for them at the byte level, the level a tok
 * :class:`NFA`: a scratch builder with byte-range edges and empty moves (Thompson's construction);
 * :class:`DFA`: a ``(S, 256)`` next-state table (``-1``: dead), an accepting mask and start state 0, built by
   subset construction over *byte classes* (bytes that no edge tells apart move together) and minimised by
-  Moore's partition refinement, so equal languages get equal automata;
+  Hopcroft's partition refinement, so equal languages get equal automata;
 * operations: concatenation, union, repetition (through the NFA), intersection, difference and complement
   (products), emptiness, inclusion and a shortest member;
 * :func:`utf8_sequences`: a range of code points as sequences of byte ranges, so character classes are exact
@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from numba import njit
 
 from ..constraints.errors import CompileTimeoutError, ConstraintTooLargeError
 from ._byte_kernels import (
@@ -38,9 +37,9 @@ from ._byte_kernels import (
     product_construction,
     shortest_path,
     subset_construction,
-    table_edges,
+    table_runs,
 )
-from .automaton import _useful_kernel
+from ._minimize import minimal, trimmed
 
 __all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT", "time_limit"]
 
@@ -222,8 +221,10 @@ class NFA:
         """A copy of ``dfa``'s states in this NFA: its start state and its accepting states."""
         base = self.size
         self.size += dfa.num_states
-        src, lo, hi, dst = dfa._runs
-        self.blocks.append(np.stack([src + base, lo, hi, dst + base], axis=1))
+        runs = dfa._runs.copy()
+        runs[:, 0] += base
+        runs[:, 3] += base
+        self.blocks.append(runs)
         return base, (np.flatnonzero(dfa.accept) + base).tolist()
 
     def add_chain(self, parts: Sequence[DFA]) -> tuple[int, list[int]]:
@@ -266,7 +267,7 @@ class NFA:
         _raise_for(status, budget, "a determinised byte automaton")
         table = by_class[:, byte_class].astype(np.int32)
         if not minimize:
-            table, accept = _trimmed(table, accept)
+            table, accept = trimmed(table, accept)
             return DFA(table, accept) if table.shape[0] else DFA.empty()
         return DFA(table, accept).minimized()
 
@@ -384,53 +385,19 @@ class DFA:
     # -- minimisation ------------------------------------------------------------------------------------------
 
     @cached_property
-    def _runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The table as byte-range edges (source, first byte, last byte, target): one per run of equal targets
-        along a row, dead runs left out."""
-        t = self.table
-        starts = np.ones(t.shape, dtype=bool)
-        starts[:, 1:] = t[:, 1:] != t[:, :-1]
-        ends = np.ones(t.shape, dtype=bool)
-        ends[:, :-1] = starts[:, 1:]
-        src, lo = np.nonzero(starts)
-        _, hi = np.nonzero(ends)
-        dst = t[src, lo]
-        live = dst >= 0
-        return src[live], lo[live], hi[live], dst[live].astype(np.int64)
-
-    @cached_property
-    def _columns(self) -> tuple[np.ndarray, np.ndarray]:
-        """(distinct columns of the table, byte -> column) : bytes with identical columns move together."""
-        columns = np.ascontiguousarray(self.table.T)  # compared as raw bytes: one sort of 256 keys
-        keys = columns.view(np.dtype((np.void, columns.shape[1] * columns.itemsize))).ravel()
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        return self.table[:, first], inverse.reshape(-1)
+    def _runs(self) -> np.ndarray:
+        """The table as byte-range edges, rows (source, first byte, last byte, target): one per run of equal
+        targets along a row, dead runs left out (:func:`._byte_kernels.table_runs`)."""
+        return table_runs(self.table)
 
     def minimized(self) -> DFA:
         """The minimal automaton of the same language: unreachable and dead states removed, equivalent states
-        merged (Hopcroft's partition refinement over the byte classes, :func:`_hopcroft`)."""
-        table, accept = _trimmed(self.table, self.accept)
-        if table.shape[0] == 0:
-            return DFA.empty()
-        cols, byte_of_col = DFA(table, accept)._columns
-        n = table.shape[0]
-        complete = np.where(cols >= 0, cols, n).astype(np.int64)  # -1 -> a sink state n
-        complete = np.concatenate([complete, np.full((1, cols.shape[1]), n, dtype=np.int64)])
-        block = _hopcroft(complete, np.append(accept, False))
-        sink = block[n]
-        block = block[:n]
-        if (block == sink).any():  # trimmed states are all live: none can share the sink's block
+        merged (Hopcroft's partition refinement over the byte classes), in one compiled call
+        (:func:`._minimize.minimal`)."""
+        table, accept, ok = minimal(self.table, self.accept)
+        if not ok:
             raise AssertionError("minimisation merged a live state with the dead one")
-        block = np.unique(block, return_inverse=True)[1].reshape(-1)
-        # renumber the blocks in order of first appearance (the start's block is 0)
-        _, first = np.unique(block, return_index=True)
-        order = np.argsort(first)
-        remap = np.empty(len(order), dtype=np.int64)
-        remap[order] = np.arange(len(order))
-        block = remap[block]
-        rep = np.sort(first)  # the first state of each block, in the new numbering's order
-        small = np.where(cols[rep] >= 0, block[np.maximum(cols[rep], 0)], -1)
-        return DFA(small[:, byte_of_col].astype(np.int32), accept[rep].copy())
+        return DFA(table, accept) if table.shape[0] else DFA.empty()
 
     # -- operations -----------------------------------------------------------------------------------------
 
@@ -453,129 +420,6 @@ class DFA:
     def star(self, lo: int = 0, hi: int | None = None, budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
         """``lo`` to ``hi`` (None: unbounded) repetitions."""
         return repeat(self, lo, hi, budget)
-
-
-@njit(cache=True)
-def _hopcroft(table, accept):  # pragma: no cover - jit
-    """The block of every state of the complete automaton ``table`` (``(N, C)``, classes as columns) in its
-    coarsest partition that respects acceptance and transitions (Hopcroft 1971): blocks are contiguous runs of
-    ``elems``; splitting a block by the predecessors of a splitter moves the marked states to its front."""
-    n, c_count = table.shape
-    # predecessors per (class, target), as CSR
-    counts = np.zeros(c_count * n + 1, dtype=np.int64)
-    for s in range(n):
-        for c in range(c_count):
-            counts[c * n + table[s, c] + 1] += 1
-    start = np.cumsum(counts)
-    fill = start[:-1].copy()
-    preds = np.empty(n * c_count, dtype=np.int64)
-    for s in range(n):
-        for c in range(c_count):
-            k = c * n + table[s, c]
-            preds[fill[k]] = s
-            fill[k] += 1
-    elems = np.empty(n, dtype=np.int64)
-    loc = np.empty(n, dtype=np.int64)
-    blk = np.empty(n, dtype=np.int64)
-    first = np.zeros(n + 1, dtype=np.int64)
-    end = np.zeros(n + 1, dtype=np.int64)
-    marked = np.zeros(n + 1, dtype=np.int64)
-    k = 0
-    n_acc = 0
-    for s in range(n):
-        if accept[s]:
-            n_acc += 1
-    blocks = 0
-    for want in (True, False):
-        begin = k
-        for s in range(n):
-            if accept[s] == want:
-                elems[k] = s
-                loc[s] = k
-                blk[s] = blocks
-                k += 1
-        if k > begin:
-            first[blocks] = begin
-            end[blocks] = k
-            blocks += 1
-    in_work = np.zeros((n + 1) * c_count, dtype=np.bool_)
-    work = np.empty((n + 1) * c_count, dtype=np.int64)
-    top = 0
-    for b in range(blocks):
-        for c in range(c_count):
-            work[top] = b * c_count + c
-            in_work[b * c_count + c] = True
-            top += 1
-    touched = np.empty(n + 1, dtype=np.int64)
-    members = np.empty(n, dtype=np.int64)
-    while top > 0:
-        top -= 1
-        item = work[top]
-        splitter, c = item // c_count, item % c_count
-        in_work[item] = False
-        size = end[splitter] - first[splitter]
-        for i in range(size):
-            members[i] = elems[first[splitter] + i]
-        n_touched = 0
-        for i in range(size):
-            t = members[i]
-            key = c * n + t
-            for j in range(start[key], start[key + 1]):
-                s = preds[j]
-                b = blk[s]
-                if loc[s] < first[b] + marked[b]:
-                    continue  # marked already
-                if marked[b] == 0:
-                    touched[n_touched] = b
-                    n_touched += 1
-                # swap s to the end of the marked run
-                dest = first[b] + marked[b]
-                other = elems[dest]
-                elems[dest] = s
-                elems[loc[s]] = other
-                loc[other] = loc[s]
-                loc[s] = dest
-                marked[b] += 1
-        for i in range(n_touched):
-            b = touched[i]
-            if marked[b] == end[b] - first[b]:
-                marked[b] = 0
-                continue
-            nb = blocks
-            blocks += 1
-            first[nb] = first[b]
-            end[nb] = first[b] + marked[b]
-            first[b] = end[nb]
-            marked[b] = 0
-            for j in range(first[nb], end[nb]):
-                blk[elems[j]] = nb
-            small = nb if end[nb] - first[nb] <= end[b] - first[b] else b
-            for c2 in range(c_count):
-                if in_work[b * c_count + c2]:
-                    work[top] = nb * c_count + c2
-                    in_work[nb * c_count + c2] = True
-                    top += 1
-                else:
-                    work[top] = small * c_count + c2
-                    in_work[small * c_count + c2] = True
-                    top += 1
-    return blk
-
-
-def _trimmed(table: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Only the states reachable from 0 that can reach an accepting state (0 first, the rest in order); edges
-    into removed states become dead. The search is the token automata's (:func:`.automaton._useful_kernel`), with
-    bytes as the tokens, over edges read off the table in compiled code (:func:`._byte_kernels.table_edges`)."""
-    src, byte, dst = table_edges(table)
-    alive, _ = _useful_kernel(src, byte, dst, table.shape[0], 0, accept.astype(np.bool_), np.zeros(256, dtype=np.bool_))
-    keep = np.flatnonzero(alive)  # the kernel keeps the start; it is useful only if more is, or it accepts
-    if keep.shape[0] == 1 and not accept[0]:
-        return np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=bool)
-    new_id = np.full(table.shape[0], -1, dtype=np.int64)
-    new_id[keep] = np.arange(len(keep))
-    sub = table[keep]
-    mapped = np.where(sub >= 0, new_id[np.maximum(sub, 0)], -1)
-    return mapped.astype(np.int32), accept[keep].copy()
 
 
 def _product(a: DFA, b: DFA, rule, keep_dead: bool, budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:

@@ -14,6 +14,7 @@ produce invalid documents (integer ``minimum``/``maximum`` among them). Here:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -157,6 +158,23 @@ class CompiledSchema:
 
 
 def _check(schema: Any) -> None:
+    """Raise :class:`InvalidSchemaError` unless ``schema`` is valid under its metaschema. A compile checks the
+    same schema more than once (the constraint, then its automaton), and checking costs milliseconds: the
+    verdicts of the last schemas seen are kept, by their JSON text."""
+    try:
+        text = json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):  # not JSON at all: checked as it is
+        _check_now(schema)
+        return
+    _check_text(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _check_text(text: str) -> None:
+    _check_now(json.loads(text))
+
+
+def _check_now(schema: Any) -> None:
     import jsonschema
 
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)

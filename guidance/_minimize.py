@@ -1,0 +1,275 @@
+"""Compiled minimisation of byte automata: trimming (:func:`trimmed`) and the minimal automaton (:func:`minimal`).
+
+A JSON schema's automaton is assembled from hundreds of pieces, each minimised as it is made; interpreted numpy
+steps on ``(states, 256)`` tables cost a millisecond or more a call there, so the whole of a minimisation runs in
+one compiled call: trimming, byte classes (bytes whose columns agree move together), Hopcroft's refinement over
+the classes, and the quotient, numbered canonically (blocks in order of their first state).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["trimmed", "minimal"]
+
+
+@njit(cache=True)
+def trimmed(table, accept):  # pragma: no cover - jit
+    """Only the states reachable from 0 that can reach an accepting state (0 first, the rest in their order);
+    edges into removed states become dead. No state at all when 0 cannot reach acceptance."""
+    n = table.shape[0]
+    reach = np.zeros(n, dtype=np.bool_)
+    stack = np.empty(max(n, 1), dtype=np.int64)
+    reach[0] = True
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        q = stack[top]
+        for b in range(256):
+            t = table[q, b]
+            if t >= 0 and not reach[t]:
+                reach[t] = True
+                stack[top] = t
+                top += 1
+    # predecessors among the reachable states, as CSR, for the search back from acceptance
+    start = np.zeros(n + 1, dtype=np.int64)
+    for q in range(n):
+        if reach[q]:
+            for b in range(256):
+                t = table[q, b]
+                if t >= 0:
+                    start[t + 1] += 1
+    for q in range(n):
+        start[q + 1] += start[q]
+    fill = start[:-1].copy()
+    pred = np.empty(start[n], dtype=np.int64)
+    for q in range(n):
+        if reach[q]:
+            for b in range(256):
+                t = table[q, b]
+                if t >= 0:
+                    pred[fill[t]] = q
+                    fill[t] += 1
+    live = np.zeros(n, dtype=np.bool_)
+    top = 0
+    for q in range(n):
+        if reach[q] and accept[q]:
+            live[q] = True
+            stack[top] = q
+            top += 1
+    while top > 0:
+        top -= 1
+        q = stack[top]
+        for k in range(start[q], start[q + 1]):
+            p = pred[k]
+            if not live[p]:
+                live[p] = True
+                stack[top] = p
+                top += 1
+    new_id = np.full(n, -1, dtype=np.int64)
+    m = 0
+    if n > 0 and live[0]:
+        for q in range(n):
+            if live[q]:
+                new_id[q] = m
+                m += 1
+    out = np.full((m, 256), -1, dtype=np.int32)
+    acc = np.zeros(m, dtype=np.bool_)
+    for q in range(n):
+        i = new_id[q]
+        if i >= 0:
+            acc[i] = accept[q]
+            for b in range(256):
+                t = table[q, b]
+                if t >= 0 and new_id[t] >= 0:
+                    out[i, b] = new_id[t]
+    return out, acc
+
+
+@njit(cache=True)
+def _byte_classes(table):  # pragma: no cover - jit
+    """(class of every byte, first byte of every class): bytes whose columns are equal share a class. Columns
+    are compared by a hash first, then exactly."""
+    n = table.shape[0]
+    h = np.zeros(256, dtype=np.uint64)
+    mix = np.uint64(0x9E3779B97F4A7C15)
+    for q in range(n):
+        w = (np.uint64(q) + np.uint64(1)) * mix
+        w ^= w >> np.uint64(29)
+        for b in range(256):
+            h[b] += w * np.uint64(table[q, b] + 2)
+    cls = np.full(256, -1, dtype=np.int64)
+    reps = np.empty(256, dtype=np.int64)
+    count = 0
+    for b in range(256):
+        for c in range(count):
+            r = reps[c]
+            if h[r] != h[b]:
+                continue
+            same = True
+            for q in range(n):
+                if table[q, r] != table[q, b]:
+                    same = False
+                    break
+            if same:
+                cls[b] = c
+                break
+        if cls[b] < 0:
+            reps[count] = b
+            cls[b] = count
+            count += 1
+    return cls, reps[:count].copy()
+
+
+@njit(cache=True)
+def minimal(table, accept):  # pragma: no cover - jit
+    """The minimal automaton of ``table``'s language: trimmed, equivalent states merged (:func:`_hopcroft` over
+    the byte classes), blocks numbered in order of their first state (the start's block is 0). ``ok`` is False
+    only if a live state shared the dead state's block, which a trimmed automaton rules out."""
+    t, acc = trimmed(table, accept)
+    n = t.shape[0]
+    if n == 0:
+        return t, acc, True
+    cls, reps = _byte_classes(t)
+    c_count = reps.shape[0]
+    complete = np.empty((n + 1, c_count), dtype=np.int64)  # -1 -> a sink state n
+    for q in range(n):
+        for c in range(c_count):
+            x = t[q, reps[c]]
+            complete[q, c] = x if x >= 0 else n
+    for c in range(c_count):
+        complete[n, c] = n
+    acc_sink = np.zeros(n + 1, dtype=np.bool_)
+    acc_sink[:n] = acc
+    block = _hopcroft(complete, acc_sink)
+    sink = block[n]
+    remap = np.full(n + 1, -1, dtype=np.int64)
+    rep = np.empty(n, dtype=np.int64)
+    k = 0
+    for q in range(n):
+        b = block[q]
+        if b == sink:
+            return t, acc, False
+        if remap[b] < 0:
+            remap[b] = k
+            rep[k] = q
+            k += 1
+    small = np.full((k, 256), -1, dtype=np.int32)
+    small_acc = np.zeros(k, dtype=np.bool_)
+    for i in range(k):
+        q = rep[i]
+        small_acc[i] = acc[q]
+        for byte in range(256):
+            x = t[q, byte]
+            if x >= 0:
+                small[i, byte] = remap[block[x]]
+    return small, small_acc, True
+
+
+@njit(cache=True)
+def _hopcroft(table, accept):  # pragma: no cover - jit
+    """The block of every state of the complete automaton ``table`` (``(N, C)``, classes as columns) in its
+    coarsest partition that respects acceptance and transitions (Hopcroft 1971): blocks are contiguous runs of
+    ``elems``; splitting a block by the predecessors of a splitter moves the marked states to its front."""
+    n, c_count = table.shape
+    # predecessors per (class, target), as CSR
+    counts = np.zeros(c_count * n + 1, dtype=np.int64)
+    for s in range(n):
+        for c in range(c_count):
+            counts[c * n + table[s, c] + 1] += 1
+    start = np.cumsum(counts)
+    fill = start[:-1].copy()
+    preds = np.empty(n * c_count, dtype=np.int64)
+    for s in range(n):
+        for c in range(c_count):
+            k = c * n + table[s, c]
+            preds[fill[k]] = s
+            fill[k] += 1
+    elems = np.empty(n, dtype=np.int64)
+    loc = np.empty(n, dtype=np.int64)
+    blk = np.empty(n, dtype=np.int64)
+    first = np.zeros(n + 1, dtype=np.int64)
+    end = np.zeros(n + 1, dtype=np.int64)
+    marked = np.zeros(n + 1, dtype=np.int64)
+    k = 0
+    n_acc = 0
+    for s in range(n):
+        if accept[s]:
+            n_acc += 1
+    blocks = 0
+    for want in (True, False):
+        begin = k
+        for s in range(n):
+            if accept[s] == want:
+                elems[k] = s
+                loc[s] = k
+                blk[s] = blocks
+                k += 1
+        if k > begin:
+            first[blocks] = begin
+            end[blocks] = k
+            blocks += 1
+    in_work = np.zeros((n + 1) * c_count, dtype=np.bool_)
+    work = np.empty((n + 1) * c_count, dtype=np.int64)
+    top = 0
+    for b in range(blocks):
+        for c in range(c_count):
+            work[top] = b * c_count + c
+            in_work[b * c_count + c] = True
+            top += 1
+    touched = np.empty(n + 1, dtype=np.int64)
+    members = np.empty(n, dtype=np.int64)
+    while top > 0:
+        top -= 1
+        item = work[top]
+        splitter, c = item // c_count, item % c_count
+        in_work[item] = False
+        size = end[splitter] - first[splitter]
+        for i in range(size):
+            members[i] = elems[first[splitter] + i]
+        n_touched = 0
+        for i in range(size):
+            t = members[i]
+            key = c * n + t
+            for j in range(start[key], start[key + 1]):
+                s = preds[j]
+                b = blk[s]
+                if loc[s] < first[b] + marked[b]:
+                    continue  # marked already
+                if marked[b] == 0:
+                    touched[n_touched] = b
+                    n_touched += 1
+                # swap s to the end of the marked run
+                dest = first[b] + marked[b]
+                other = elems[dest]
+                elems[dest] = s
+                elems[loc[s]] = other
+                loc[other] = loc[s]
+                loc[s] = dest
+                marked[b] += 1
+        for i in range(n_touched):
+            b = touched[i]
+            if marked[b] == end[b] - first[b]:
+                marked[b] = 0
+                continue
+            nb = blocks
+            blocks += 1
+            first[nb] = first[b]
+            end[nb] = first[b] + marked[b]
+            first[b] = end[nb]
+            marked[b] = 0
+            for j in range(first[nb], end[nb]):
+                blk[elems[j]] = nb
+            small = nb if end[nb] - first[nb] <= end[b] - first[b] else b
+            for c2 in range(c_count):
+                if in_work[b * c_count + c2]:
+                    work[top] = nb * c_count + c2
+                    in_work[nb * c_count + c2] = True
+                    top += 1
+                else:
+                    work[top] = small * c_count + c2
+                    in_work[small * c_count + c2] = True
+                    top += 1
+    return blk
