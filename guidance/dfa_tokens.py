@@ -80,25 +80,26 @@ def _trie(vocab: TokenVocabulary) -> TokenTrie:
     return _TRIES[vocab][0]
 
 
-def _loop_part(vocab: TokenVocabulary, loop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For the byte set ``loop`` (a state's self-loop): the tokens spelled with its bytes only, and the frontier,
-    the trie edges (indexes into ``child_byte``) that leave the set from a node spelled inside it. Kept per
+def _loop_part(vocab: TokenVocabulary, first: np.ndarray, loop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a state that reads the bytes ``first`` into a state that loops on the bytes ``loop`` (a string's start
+    and content): the tokens spelled with one byte of ``first``, then bytes of ``loop`` only; and the frontier,
+    the trie edges (indexes into ``child_byte``) that leave those sets from a node spelled inside them. Kept per
     vocabulary: the same few sets recur across states and schemas."""
     trie = _trie(vocab)
     parts = _TRIES[vocab][1]
-    key = loop.tobytes()
+    key = first.tobytes() + loop.tobytes()
     if key not in parts:
         if len(parts) >= _LOOP_PARTS_KEPT:
             parts.pop(next(iter(parts)))
-        parts[key] = _loop_walk(loop, trie.child_start, trie.child_byte, trie.child_node, trie.token_start,
+        parts[key] = _loop_walk(first, loop, trie.child_start, trie.child_byte, trie.child_node, trie.token_start,
                                 trie.token_ids)  # fmt: skip
     return parts[key]
 
 
 @njit(cache=True)
-def _loop_walk(loop, child_start, child_byte, child_node, token_start, token_ids):  # pragma: no cover - jit
-    """(tokens spelled inside ``loop``, frontier edges) of :func:`_loop_part`."""
-    tokens = np.empty(token_ids.shape[0], dtype=np.int64)
+def _loop_walk(first, loop, child_start, child_byte, child_node, token_start, token_ids):  # pragma: no cover - jit
+    """(tokens spelled inside ``first`` then ``loop``, frontier edges) of :func:`_loop_part`."""
+    tokens = np.empty(token_ids.shape[0], dtype=np.int32)
     frontier = np.empty(child_byte.shape[0], dtype=np.int64)
     n_tok = 0
     n_front = 0
@@ -111,8 +112,9 @@ def _loop_walk(loop, child_start, child_byte, child_node, token_start, token_ids
         for k in range(token_start[node], token_start[node + 1]):
             tokens[n_tok] = token_ids[k]
             n_tok += 1
+        inside = first if node == 0 else loop
         for k in range(child_start[node], child_start[node + 1]):
-            if loop[child_byte[k]]:
+            if inside[child_byte[k]]:
                 stack[top] = child_node[k]
                 top += 1
             else:
@@ -129,9 +131,10 @@ def _walk(
     """(src, tok, dst) of every token transition of the byte automaton ``table``: from each state a walk of the
     trie while the automaton has a way on.
 
-    A state ``s`` with a precomputed part (``part_of[s] >= 0``, a byte set C that leads ``s`` to ``entry[s]``,
-    which C keeps where it is) takes the part's tokens, spelled inside C, as transitions to ``entry[s]`` at once,
-    and walks on only from the part's frontier: from ``s`` itself at the root, from ``entry[s]`` below it."""
+    A state ``s`` with a precomputed part (``part_of[s] >= 0``: bytes that lead ``s`` to ``entry[s]``, and bytes
+    that keep ``entry[s]`` where it is, :func:`_loop_part`) takes the part's tokens as transitions to
+    ``entry[s]`` at once, and walks on only from the part's frontier: from ``s`` itself at the root, from
+    ``entry[s]`` below it."""
     src = np.empty(cap, dtype=np.int32)  # ``cap``: the caller's estimate of the count; grown when short
     tok = np.empty(cap, dtype=np.int32)
     dst = np.empty(cap, dtype=np.int32)
@@ -199,12 +202,14 @@ def _walk(
 
 
 @njit(cache=True)
-def _entries(table):  # pragma: no cover - jit
-    """Each state's majority target ``t`` among its live bytes (-1: none) and the bytes that lead to ``t`` and
-    that ``t`` loops on (a string's content: a few states read most bytes into one)."""
+def _entries(table, min_bytes):  # pragma: no cover - jit
+    """Each state's majority target ``t`` among its live bytes (-1: none), the bytes that lead there (``first``)
+    and those ``t`` loops on (``loop``), kept where both have at least ``min_bytes`` bytes (a string's content:
+    a few states read most bytes into one)."""
     n = table.shape[0]
     target = np.full(n, -1, dtype=np.int64)
-    inside = np.zeros((n, 256), dtype=np.bool_)
+    first = np.zeros((n, 256), dtype=np.bool_)
+    loop = np.zeros((n, 256), dtype=np.bool_)
     for s in range(n):
         best, votes = -1, 0  # Boyer-Moore majority vote over the live bytes
         for b in range(256):
@@ -217,43 +222,54 @@ def _entries(table):  # pragma: no cover - jit
                 votes += 1
             else:
                 votes -= 1
+        if best < 0:
+            continue
+        n_first = 0
+        n_loop = 0
+        for b in range(256):
+            if table[s, b] == best:
+                n_first += 1
+            if table[best, b] == best:
+                n_loop += 1
+        if n_first < min_bytes or n_loop < min_bytes:
+            continue
         target[s] = best
-        if best >= 0:
-            for b in range(256):
-                inside[s, b] = table[s, b] == best and table[best, b] == best
-    return target, inside
+        for b in range(256):
+            first[s, b] = table[s, b] == best
+            loop[s, b] = table[best, b] == best
+    return target, first, loop
 
 
 def _transitions(
     table: np.ndarray, vocab: TokenVocabulary, min_bytes: int = _LOOP_MIN_BYTES
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_walk` of ``table``, with a precomputed part for every state that reads at least ``min_bytes``
-    bytes into one state ``t`` that loops on them (a string's content: inside it, or at its first character)."""
+    bytes into one state ``t`` that loops on at least ``min_bytes`` bytes (a string's start or content)."""
     trie = _trie(vocab)
     n = table.shape[0]
     table = table.astype(np.int64)
-    target, inside = _entries(table)
-    wide = np.flatnonzero(inside.sum(axis=1) >= min_bytes)
+    target, first, loop = _entries(table, min_bytes)
+    wide = np.flatnonzero(target >= 0)
     part_of = np.full(n, -1, dtype=np.int64)
     tok_parts: list[np.ndarray] = []
     front_parts: list[np.ndarray] = []
     index: dict[bytes, int] = {}
     for s in wide.tolist():
-        key = inside[s].tobytes()
+        key = first[s].tobytes() + loop[s].tobytes()
         if key not in index:
             index[key] = len(tok_parts)
-            tokens, frontier = _loop_part(vocab, inside[s])
+            tokens, frontier = _loop_part(vocab, first[s], loop[s])
             tok_parts.append(tokens)
             front_parts.append(frontier)
         part_of[s] = index[key]
 
-    def joined(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def joined(parts: list[np.ndarray], dtype) -> tuple[np.ndarray, np.ndarray]:
         start = np.zeros(len(parts) + 1, dtype=np.int64)
         start[1:] = np.cumsum([len(p) for p in parts])
-        return start, (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
+        return start, (np.concatenate(parts) if parts else np.zeros(0, dtype=dtype))
 
-    tok_start, part_tok = joined(tok_parts)
-    front_start, front = joined(front_parts)
+    tok_start, part_tok = joined(tok_parts, np.int32)
+    front_start, front = joined(front_parts, np.int64)
     return _walk(
         table, trie.child_start, trie.child_byte, trie.child_node, trie.token_start, trie.token_ids, part_of,
         target, tok_start, part_tok, front_start, front, int(np.diff(tok_start)[part_of[wide]].sum()) + 64 * n + 1024,
