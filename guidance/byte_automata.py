@@ -447,7 +447,9 @@ def concat(parts: Sequence[DFA], budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA
 
 
 def union(parts: Sequence[DFA], budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
-    """The strings of any part (one subset construction for all of them)."""
+    """The strings of any part (one subset construction for all of them; one part is itself)."""
+    if len(parts) == 1:
+        return parts[0]
     nfa = NFA()
     start = nfa.state()
     finals: list[int] = []

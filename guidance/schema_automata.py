@@ -135,6 +135,7 @@ class _Compiler:
         self.quote, self.colon, self.comma = lit('"'), lit(":"), lit(",")
         self.rank = names_in_order(self.root)  # one member order for every object of the document
         self._free_ordered: dict = {}
+        self._combined: dict = {}  # see combined_once
 
     # -- pieces ------------------------------------------------------------------------------------------------
 
@@ -255,7 +256,7 @@ class _Compiler:
                 self.narrowed.append(nodes[0][1] if nodes else "")  # cut at free_depth
                 self.cuts.append(self.level + self.free_depth)
                 return self.free(self.free_depth)
-            return self.combined(flat)
+            return self.combined_once(flat)
         finally:
             for _ in pushed:
                 self._refs.pop()
@@ -297,6 +298,32 @@ class _Compiler:
         fmt = node.get("format")
         if fmt in DEFINED_FORMATS and fmt not in FORMATS:
             raise SchemaNotCompiled(f"format {fmt!r} is not compiled", f"{path}/format")
+
+    def combined_once(self, flat: list[tuple[dict, str]]) -> DFA:
+        """:meth:`combined`, kept for a single node by its content, so that one object schema under two names (a
+        start and an end point) is compiled once per document: the automaton is kept with what its compile
+        recorded (narrowed paths relative to the node's path, cuts relative to the level), which a later use
+        records again at its own path and level. The automaton does not depend on either; it does on the mode
+        (ordered names, a subtracted side) and on the references being unrolled, which are part of the key."""
+        if len(flat) != 1:
+            return self.combined(flat)
+        node, path = flat[0]
+        try:
+            key = (json.dumps(_without_prose(node)), self.order, self.negative, tuple(self._refs))
+        except (TypeError, ValueError):
+            return self.combined(flat)
+        if key in self._combined:
+            dfa, narrowed, cuts = self._combined[key]
+            self.narrowed += [path + suffix for suffix in narrowed]
+            self.cuts += [self.level + cut for cut in cuts]
+            return dfa
+        before, cuts_before = len(self.narrowed), len(self.cuts)
+        dfa = self.combined(flat)
+        added = self.narrowed[before:]
+        if all(p.startswith(path) for p in added):
+            cuts = [cut - self.level for cut in self.cuts[cuts_before:]]
+            self._combined[key] = (dfa, [p[len(path) :] for p in added], cuts)
+        return dfa
 
     def combined(self, flat: list[tuple[dict, str]]) -> DFA:
         """The conjunction of flat schema objects: branching keywords distributed over it, then the merge."""
@@ -819,6 +846,25 @@ class _MoreNames(Exception):
 def _names_under(nodes: list[Any], compiler: _Compiler) -> frozenset[str]:
     """The names mentioned anywhere under ``nodes``, references followed."""
     return frozenset(names_in_order(nodes, compiler.resolve))
+
+
+#: keywords whose values are data, not schemas: nothing inside them is prose to leave out
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+
+
+def _without_prose(value: Any) -> Any:
+    """A schema without its text annotations (``title``, ``description``, ``$comment`` holding a string) at any
+    depth, data keywords left whole: two schemas that differ only in what they say about themselves map to the
+    same value. (A property *named* ``description`` has a schema, never a string, so it stays.)"""
+    if isinstance(value, dict):
+        return {
+            k: v if k in _DATA_KEYWORDS else _without_prose(v)
+            for k, v in value.items()
+            if not (k in ("title", "description", "$comment") and isinstance(v, str))
+        }
+    if isinstance(value, list):
+        return [_without_prose(v) for v in value]
+    return value
 
 
 def _is_keyword(key: str) -> bool:

@@ -300,3 +300,33 @@ def test_patterns_read_differently_by_ecma_and_python_never_let_an_invalid_value
         rng = random.Random(0)
         for _ in range(300):
             assert validator.is_valid(json.loads(automaton.dfa.draw(rng)))
+
+
+def _point(text: str) -> dict:
+    return {"type": "object", "description": text, "properties": {"tags": {"description": text}}, "required": ["x"]}
+
+
+def test_a_subschema_repeated_under_two_names_is_compiled_once_and_narrowed_at_both(monkeypatch):
+    from ctrlgen.guidance.schema_automata import _Compiler
+
+    schema = {"type": "object", "properties": {"a": _point("the start"), "b": _point("the end")}}
+    once = schema_automaton(schema)
+    assert "/properties/a/properties/tags" in once.narrowed and "/properties/b/properties/tags" in once.narrowed
+    calls = []
+    monkeypatch.setattr(_Compiler, "combined_once", lambda self, flat: calls.append(flat) or self.combined(flat))
+    every_time = schema_automaton(schema)
+    assert calls  # the comparison compiled without the kept results
+    assert once.narrowed == every_time.narrowed
+    assert once.dfa.equivalent(every_time.dfa)
+
+
+def test_schemas_that_differ_in_data_that_looks_like_prose_are_not_taken_for_each_other():
+    schema = {
+        "type": "object",
+        "properties": {"a": {"const": {"description": "yes"}}, "b": {"const": {"description": "no"}}},
+        "required": ["a", "b"],
+        "additionalProperties": False,
+    }
+    dfa = schema_automaton(schema).dfa
+    assert dfa.accepts(b'{"a":{"description":"yes"},"b":{"description":"no"}}')
+    assert not dfa.accepts(b'{"a":{"description":"yes"},"b":{"description":"yes"}}')
