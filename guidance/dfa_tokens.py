@@ -32,7 +32,7 @@ __all__ = ["dfa_token_automaton", "TokenTrie"]
 @dataclass(frozen=True)
 class TokenTrie:
     """The vocabulary's token bytes as a trie in flat arrays (node 0 the root): the children of node ``n`` are
-    ``child_byte/child_node[child_start[n]:child_start[n + 1]]``, the tokens spelled by it
+    ``child_byte/child_node[child_start[n]:child_start[n + 1]]`` (in byte order), the tokens spelled by it
     ``token_ids[token_start[n]:token_start[n + 1]]``."""
 
     child_start: np.ndarray
@@ -57,6 +57,7 @@ class TokenTrie:
                     tokens.append([])
                 node = nxt
             tokens[node].append(tok)
+        children = [dict(sorted(c.items())) for c in children]
         lens = np.array([len(c) for c in children], dtype=np.int64)
         child_start = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
         child_byte = np.array([b for c in children for b in c], dtype=np.int64)
@@ -125,8 +126,8 @@ def _loop_walk(first, loop, child_start, child_byte, child_node, token_start, to
 
 @njit(cache=True)
 def _walk(
-    table, child_start, child_byte, child_node, token_start, token_ids, part_of, entry, part_tok_start, part_tok,
-    front_start, front, cap,
+    table, live_start, live_byte, child_start, child_byte, child_node, token_start, token_ids, part_of, entry,
+    part_tok_start, part_tok, front_start, front, cap,
 ):  # pragma: no cover - jit  # fmt: skip
     """(src, tok, dst) of every token transition of the byte automaton ``table``: from each state a walk of the
     trie while the automaton has a way on.
@@ -134,7 +135,10 @@ def _walk(
     A state ``s`` with a precomputed part (``part_of[s] >= 0``: bytes that lead ``s`` to ``entry[s]``, and bytes
     that keep ``entry[s]`` where it is, :func:`_loop_part`) takes the part's tokens as transitions to
     ``entry[s]`` at once, and walks on only from the part's frontier: from ``s`` itself at the root, from
-    ``entry[s]`` below it."""
+    ``entry[s]`` below it.
+
+    At a trie node with many children and a state with few live bytes (``live_byte[live_start[q]:...]``, in
+    byte order), the state's bytes are looked up among the children instead of the children tried one by one."""
     src = np.empty(cap, dtype=np.int32)  # ``cap``: the caller's estimate of the count; grown when short
     tok = np.empty(cap, dtype=np.int32)
     dst = np.empty(cap, dtype=np.int32)
@@ -188,17 +192,56 @@ def _walk(
                 tok[count] = token_ids[k]
                 dst[count] = q
                 count += 1
-            for k in range(child_start[node], child_start[node + 1]):
-                r = table[q, child_byte[k]]
-                if r < 0:
-                    continue
-                if top == stack_node.shape[0]:
-                    stack_node = np.concatenate((stack_node, np.empty(top, dtype=np.int64)))
-                    stack_state = np.concatenate((stack_state, np.empty(top, dtype=np.int64)))
-                stack_node[top] = child_node[k]
-                stack_state[top] = r
-                top += 1
+            c_lo, c_hi = child_start[node], child_start[node + 1]
+            l_lo, l_hi = live_start[q], live_start[q + 1]
+            if top + min(c_hi - c_lo, l_hi - l_lo) > stack_node.shape[0]:
+                grow = stack_node.shape[0] + 256
+                stack_node = np.concatenate((stack_node, np.empty(grow, dtype=np.int64)))
+                stack_state = np.concatenate((stack_state, np.empty(grow, dtype=np.int64)))
+            if (l_hi - l_lo) * 8 < c_hi - c_lo:  # few bytes to read here, many children: look them up
+                for j in range(l_lo, l_hi):
+                    b = live_byte[j]
+                    lo, hi = c_lo, c_hi
+                    while lo < hi:
+                        mid = (lo + hi) // 2
+                        if child_byte[mid] < b:
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    if lo < c_hi and child_byte[lo] == b:
+                        stack_node[top] = child_node[lo]
+                        stack_state[top] = table[q, b]
+                        top += 1
+            else:
+                for k in range(c_lo, c_hi):
+                    r = table[q, child_byte[k]]
+                    if r < 0:
+                        continue
+                    stack_node[top] = child_node[k]
+                    stack_state[top] = r
+                    top += 1
     return src[:count], tok[:count], dst[:count]
+
+
+@njit(cache=True)
+def _live_bytes(table):  # pragma: no cover - jit
+    """Each state's live bytes, in order, as CSR: ``byte[start[q]:start[q + 1]]``."""
+    n = table.shape[0]
+    start = np.zeros(n + 1, dtype=np.int64)
+    for q in range(n):
+        c = 0
+        for b in range(256):
+            if table[q, b] >= 0:
+                c += 1
+        start[q + 1] = start[q] + c
+    byte = np.empty(start[n], dtype=np.int64)
+    k = 0
+    for q in range(n):
+        for b in range(256):
+            if table[q, b] >= 0:
+                byte[k] = b
+                k += 1
+    return start, byte
 
 
 @njit(cache=True)
@@ -270,9 +313,11 @@ def _transitions(
 
     tok_start, part_tok = joined(tok_parts, np.int32)
     front_start, front = joined(front_parts, np.int64)
+    live_start, live_byte = _live_bytes(table)
     return _walk(
-        table, trie.child_start, trie.child_byte, trie.child_node, trie.token_start, trie.token_ids, part_of,
-        target, tok_start, part_tok, front_start, front, int(np.diff(tok_start)[part_of[wide]].sum()) + 64 * n + 1024,
+        table, live_start, live_byte, trie.child_start, trie.child_byte, trie.child_node, trie.token_start,
+        trie.token_ids, part_of, target, tok_start, part_tok, front_start, front,
+        int(np.diff(tok_start)[part_of[wide]].sum()) + 64 * n + 1024,
     )  # fmt: skip
 
 
