@@ -11,7 +11,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._byte_kernels import DONE, OUT_OF_TIME, _now
+
 __all__ = ["trimmed", "minimal"]
+
+#: status of :func:`minimal` when a live state shared the dead state's block (ruled out for trimmed automata)
+MERGED_WITH_DEAD = 3
 
 
 @njit(cache=True)
@@ -124,14 +129,14 @@ def _byte_classes(table):  # pragma: no cover - jit
 
 
 @njit(cache=True)
-def minimal(table, accept):  # pragma: no cover - jit
+def minimal(table, accept, deadline):  # pragma: no cover - jit
     """The minimal automaton of ``table``'s language: trimmed, equivalent states merged (:func:`_hopcroft` over
-    the byte classes), blocks numbered in order of their first state (the start's block is 0). ``ok`` is False
-    only if a live state shared the dead state's block, which a trimmed automaton rules out."""
+    the byte classes), blocks numbered in order of their first state (the start's block is 0); and a status:
+    ``DONE``, ``OUT_OF_TIME`` past ``deadline`` (``time.monotonic()``), or :data:`MERGED_WITH_DEAD`."""
     t, acc = trimmed(table, accept)
     n = t.shape[0]
     if n == 0:
-        return t, acc, True
+        return t, acc, DONE
     cls, reps = _byte_classes(t)
     c_count = reps.shape[0]
     complete = np.empty((n + 1, c_count), dtype=np.int64)  # -1 -> a sink state n
@@ -143,7 +148,9 @@ def minimal(table, accept):  # pragma: no cover - jit
         complete[n, c] = n
     acc_sink = np.zeros(n + 1, dtype=np.bool_)
     acc_sink[:n] = acc
-    block = _hopcroft(complete, acc_sink)
+    block, late = _hopcroft(complete, acc_sink, deadline)
+    if late:
+        return t, acc, OUT_OF_TIME
     sink = block[n]
     remap = np.full(n + 1, -1, dtype=np.int64)
     rep = np.empty(n, dtype=np.int64)
@@ -151,7 +158,7 @@ def minimal(table, accept):  # pragma: no cover - jit
     for q in range(n):
         b = block[q]
         if b == sink:
-            return t, acc, False
+            return t, acc, MERGED_WITH_DEAD
         if remap[b] < 0:
             remap[b] = k
             rep[k] = q
@@ -165,14 +172,15 @@ def minimal(table, accept):  # pragma: no cover - jit
             x = t[q, byte]
             if x >= 0:
                 small[i, byte] = remap[block[x]]
-    return small, small_acc, True
+    return small, small_acc, DONE
 
 
 @njit(cache=True)
-def _hopcroft(table, accept):  # pragma: no cover - jit
+def _hopcroft(table, accept, deadline):  # pragma: no cover - jit
     """The block of every state of the complete automaton ``table`` (``(N, C)``, classes as columns) in its
     coarsest partition that respects acceptance and transitions (Hopcroft 1971): blocks are contiguous runs of
-    ``elems``; splitting a block by the predecessors of a splitter moves the marked states to its front."""
+    ``elems``; splitting a block by the predecessors of a splitter moves the marked states to its front. Also
+    whether it stopped past ``deadline`` (the clock is read every 1024 splitters)."""
     n, c_count = table.shape
     # predecessors per (class, target), as CSR
     counts = np.zeros(c_count * n + 1, dtype=np.int64)
@@ -221,7 +229,11 @@ def _hopcroft(table, accept):  # pragma: no cover - jit
             top += 1
     touched = np.empty(n + 1, dtype=np.int64)
     members = np.empty(n, dtype=np.int64)
+    rounds = 0
     while top > 0:
+        rounds += 1
+        if (rounds & 1023) == 0 and _now() > deadline:
+            return blk, True
         top -= 1
         item = work[top]
         splitter, c = item // c_count, item % c_count
@@ -272,4 +284,4 @@ def _hopcroft(table, accept):  # pragma: no cover - jit
                     work[top] = small * c_count + c2
                     in_work[small * c_count + c2] = True
                     top += 1
-    return blk
+    return blk, False

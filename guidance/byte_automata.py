@@ -39,7 +39,7 @@ from ._byte_kernels import (
     subset_construction,
     table_runs,
 )
-from ._minimize import minimal, trimmed
+from ._minimize import MERGED_WITH_DEAD, minimal, trimmed
 
 __all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT", "time_limit"]
 
@@ -394,9 +394,10 @@ class DFA:
         """The minimal automaton of the same language: unreachable and dead states removed, equivalent states
         merged (Hopcroft's partition refinement over the byte classes), in one compiled call
         (:func:`._minimize.minimal`)."""
-        table, accept, ok = minimal(self.table, self.accept)
-        if not ok:
+        table, accept, status = minimal(self.table, self.accept, _deadline())
+        if status == MERGED_WITH_DEAD:
             raise AssertionError("minimisation merged a live state with the dead one")
+        _raise_for(status, self.num_states, "a minimised byte automaton")
         return DFA(table, accept) if table.shape[0] else DFA.empty()
 
     # -- operations -----------------------------------------------------------------------------------------

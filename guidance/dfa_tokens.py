@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ._byte_kernels import OUT_OF_TIME, _now
 from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays
-from .byte_automata import DFA, concat
+from .byte_automata import DFA, _deadline, _raise_for, concat
 from .vocabulary import TokenVocabulary, as_vocabulary
 
 __all__ = ["dfa_token_automaton", "TokenTrie"]
@@ -127,7 +128,7 @@ def _loop_walk(first, loop, child_start, child_byte, child_node, token_start, to
 @njit(cache=True)
 def _walk(
     table, live_start, live_byte, child_start, child_byte, child_node, token_start, token_ids, part_of, entry,
-    part_tok_start, part_tok, front_start, front, cap,
+    part_tok_start, part_tok, front_start, front, cap, deadline,
 ):  # pragma: no cover - jit  # fmt: skip
     """(src, tok, dst) of every token transition of the byte automaton ``table``: from each state a walk of the
     trie while the automaton has a way on.
@@ -138,7 +139,9 @@ def _walk(
     ``entry[s]`` below it.
 
     At a trie node with many children and a state with few live bytes (``live_byte[live_start[q]:...]``, in
-    byte order), the state's bytes are looked up among the children instead of the children tried one by one."""
+    byte order), the state's bytes are looked up among the children instead of the children tried one by one.
+
+    Past ``deadline`` (``time.monotonic()``, read every 64 states) it stops: ``late`` is then True."""
     src = np.empty(cap, dtype=np.int32)  # ``cap``: the caller's estimate of the count; grown when short
     tok = np.empty(cap, dtype=np.int32)
     dst = np.empty(cap, dtype=np.int32)
@@ -147,6 +150,8 @@ def _walk(
     stack_state = np.empty(64, dtype=np.int64)
     root_edges = child_start[1]
     for s in range(table.shape[0]):
+        if (s & 63) == 0 and _now() > deadline:
+            return src[:count], tok[:count], dst[:count], True
         top = 0
         part = part_of[s]
         if part >= 0:
@@ -220,7 +225,7 @@ def _walk(
                     stack_node[top] = child_node[k]
                     stack_state[top] = r
                     top += 1
-    return src[:count], tok[:count], dst[:count]
+    return src[:count], tok[:count], dst[:count], False
 
 
 @njit(cache=True)
@@ -314,11 +319,14 @@ def _transitions(
     tok_start, part_tok = joined(tok_parts, np.int32)
     front_start, front = joined(front_parts, np.int64)
     live_start, live_byte = _live_bytes(table)
-    return _walk(
+    src, tok, dst, late = _walk(
         table, live_start, live_byte, trie.child_start, trie.child_byte, trie.child_node, trie.token_start,
         trie.token_ids, part_of, target, tok_start, part_tok, front_start, front,
-        int(np.diff(tok_start)[part_of[wide]].sum()) + 64 * n + 1024,
+        int(np.diff(tok_start)[part_of[wide]].sum()) + 64 * n + 1024, _deadline(),
     )  # fmt: skip
+    if late:
+        _raise_for(OUT_OF_TIME, 0, "a token automaton")
+    return src, tok, dst
 
 
 def dfa_token_automaton(

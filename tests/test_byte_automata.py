@@ -171,3 +171,21 @@ def test_a_determinization_past_its_budget_is_a_typed_error():
     s = nfa.state()
     nfa.add_bytes(s, b"xy", s)
     assert nfa.determinize(s, [s]).accepts(b"xyxy")
+
+
+def test_a_minimisation_past_its_time_budget_stops_with_a_typed_error():
+    import numpy as np
+    from ctrlgen.constraints import CompileTimeoutError
+    from ctrlgen.guidance.byte_automata import time_limit
+
+    # a long chain of states that all look alike until its end: Hopcroft splits it one state at a time
+    n = 20_000
+    table = np.full((n + 1, 256), -1, dtype=np.int32)
+    table[np.arange(n), ord("a")] = np.arange(1, n + 1)
+    table[np.arange(n), ord("b")] = np.arange(1, n + 1)
+    accept = np.zeros(n + 1, dtype=bool)
+    accept[n] = True
+    chain = DFA(table, accept)
+    assert chain.minimized().num_states == n + 1  # nothing merges: the budget is what stops the next one
+    with time_limit(1e-6, "a chain"), pytest.raises(CompileTimeoutError):
+        chain.minimized()

@@ -135,3 +135,16 @@ def test_a_string_content_state_takes_its_tokens_from_a_loop_part(default_tokeni
     target, _, _ = dfa_tokens._entries(table.astype(np.int64), dfa_tokens._LOOP_MIN_BYTES)
     assert (target >= 0).sum() >= 2  # the parts are used here
     assert _triples(table, vocab, True) == _triples(table, vocab, False)
+
+
+def test_reading_a_byte_automaton_with_tokens_stops_at_the_time_budget(default_tokenizer):
+    from ctrlgen.constraints import CompileTimeoutError
+    from ctrlgen.guidance.byte_automata import time_limit
+    from ctrlgen.guidance.schema_automata import schema_automaton
+
+    vocab = token_vocabulary(default_tokenizer)
+    counted = schema_automaton({"type": "string", "maxLength": 1000}).dfa  # a thousand states that read most tokens
+    dfa_token_automaton(pattern_dfa("ab", search=False), vocab)  # the walk compiled before the clock starts
+    # nothing after the walk reads the clock: the error comes from the walk itself
+    with time_limit(0.01, "a long string"), pytest.raises(CompileTimeoutError, match="a long string"):
+        dfa_token_automaton(counted, vocab)

@@ -381,6 +381,7 @@ def test_successors_and_shortest_length_agree_with_brute_force(automaton):
 
 
 @given(automata(), st.integers(0, 5))
+@settings(deadline=None)  # the brute force reads up to 58k canvases: a timing limit here would measure the machine
 def test_text_length_check_agrees_with_brute_force(automaton, n):
     """``has_text_of_length`` (used to give a constraint that admits long texts a full canvas) against
     enumeration: some accepted canvas of n + 2 tokens holds at least n content tokens before its end."""
