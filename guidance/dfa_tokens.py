@@ -7,6 +7,12 @@ walk of the trie follows the bytes while the automaton has a way on, and every t
 transition (compiled with numba: the walk only visits (state, trie node) pairs that stay alive, so a state that
 allows few bytes costs little whatever the vocabulary).
 
+A state that allows most bytes costs the whole trie, and a schema's automaton has dozens: every place a free
+string can be written. Almost all of them read one byte into a state that loops on most bytes (a string's start
+and content). For such a pair of byte sets the tokens spelled inside them and the trie edges that leave them are
+found once per vocabulary (:func:`_loop_part`); such a state takes those tokens at once and walks on only from
+those edges (a few hundred, against thousands of trie nodes).
+
 The conventions are :func:`.compile.regex_automaton`'s, applied by the same helpers
 (:func:`.compile.accept_empty_start`, :func:`.compile.vocabulary_automaton`): at the start of a canvas the
 vocabulary's forced prefix is read first and tokens the decoder writes differently in first position are kept
@@ -70,7 +76,7 @@ class TokenTrie:
 
 
 _TRIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-#: Fewest bytes a state's self-loop must read for its walk to start from the loop's precomputed part.
+#: Fewest bytes a state must read into its loop state, and that state loop on, for its walk to use a loop part.
 _LOOP_MIN_BYTES = 16
 #: Loop parts kept per vocabulary (most schemas share a handful: string contents, digits, a pattern's class).
 _LOOP_PARTS_KEPT = 64
