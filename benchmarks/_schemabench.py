@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["read_category"]
+__all__ = ["read_category", "record_category", "finish"]
 
 
 def read_category(path: Path) -> Iterator[tuple[str, object]]:
@@ -29,3 +29,19 @@ def read_category(path: Path) -> Iterator[tuple[str, object]]:
                 except json.JSONDecodeError:
                     continue
             yield member.name, schema
+
+
+def record_category(result: dict, name: str, rows: list[dict], summarise: Callable[[list[dict]], dict]) -> None:
+    """One category's rows and their summary into ``result`` (``categories`` and ``schemas``), the summary printed."""
+    result["categories"][name] = summarise(rows)
+    result["schemas"][name] = rows
+    print(name, json.dumps(result["categories"][name]), flush=True)
+
+
+def finish(result: dict, summarise: Callable[[list[dict]], dict], out: Path) -> dict:
+    """The summary of every category's rows together (``all``), printed, and ``result`` written to ``out``."""
+    result["all"] = summarise([r for rows in result["schemas"].values() for r in rows])
+    print("all", json.dumps(result["all"]), flush=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"written to {out}")
+    return result

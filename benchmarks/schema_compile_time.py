@@ -32,7 +32,7 @@ import time
 import warnings
 from pathlib import Path
 
-from _schemabench import read_category
+from _schemabench import finish, read_category, record_category
 from schema_coverage import DATA, _warm
 from schema_coverage import OUT as COVERAGE
 
@@ -126,14 +126,8 @@ def run(per_category: int, repeats: int, timeout: float, seed: int, out: Path = 
         rows = []
         for file, schema in tqdm(schemas[:per_category], desc=name, unit="schema"):
             rows.append({"file": file, **measure(schema, vocab, timeout, repeats)})
-        result["categories"][name] = summarise(rows)
-        result["schemas"][name] = rows
-        print(name, json.dumps(result["categories"][name]), flush=True)
-    result["all"] = summarise([r for rows in result["schemas"].values() for r in rows])
-    print("all", json.dumps(result["all"]), flush=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"written to {out}")
-    return result
+        record_category(result, name, rows, summarise)
+    return finish(result, summarise, out)
 
 
 def main() -> None:

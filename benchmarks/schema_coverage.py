@@ -34,7 +34,7 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from _schemabench import read_category
+from _schemabench import finish, read_category, record_category
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"
@@ -230,15 +230,9 @@ def run(per_category: int | None, timeout: float, draws: int, jobs: int, out: Pa
             work = pool.imap(lambda item: measure(item[1], vocab, timeout, draws), schemas)
             for i, row in enumerate(tqdm(work, total=len(schemas), desc=name, unit="schema")):
                 rows[i] = row | {"file": schemas[i][0]}
-        result["categories"][name] = summarise(rows)
-        result["schemas"][name] = rows
-        print(name, json.dumps(result["categories"][name]), flush=True)
+        record_category(result, name, rows, summarise)
         out.write_text(json.dumps(result, indent=1))  # what is done so far, if the run is cut short
-    result["all"] = summarise([r for rows in result["schemas"].values() for r in rows])
-    print("all", json.dumps(result["all"]), flush=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"written to {out}")
-    return result
+    return finish(result, summarise, out)
 
 
 def main() -> None:

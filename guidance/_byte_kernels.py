@@ -19,6 +19,7 @@ __all__ = [
     "subset_construction",
     "product_construction",
     "shortest_path",
+    "table_edges",
     "table_runs",
     "deepest_nesting",
     "DONE",
@@ -238,6 +239,29 @@ def product_construction(ta, tb, keep_dead, budget, deadline):  # pragma: no cov
             table[i, b] = j
         i += 1
     return DONE, table[:count], left[:count], right[:count]
+
+
+@njit(cache=True)
+def table_edges(table):  # pragma: no cover - jit
+    """(source, byte, target) of every live entry of the ``(S, 256)`` table, in row order: the edge lists the token
+    automata's searches take (:func:`.automaton._useful_kernel`), read off in one compiled pass."""
+    n = table.shape[0]
+    m = 0
+    for q in range(n):
+        for b in range(256):
+            if table[q, b] >= 0:
+                m += 1
+    src = np.empty(m, dtype=np.int64)
+    byte = np.empty(m, dtype=np.int64)
+    dst = np.empty(m, dtype=np.int64)
+    k = 0
+    for q in range(n):
+        for b in range(256):
+            t = table[q, b]
+            if t >= 0:
+                src[k], byte[k], dst[k] = q, b, t
+                k += 1
+    return src, byte, dst
 
 
 @njit(cache=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._byte_kernels import DONE, OUT_OF_TIME, _now
+from ._byte_kernels import DONE, OUT_OF_TIME, _now, table_edges
+from .automaton import _useful_kernel
 
 __all__ = ["trimmed", "minimal"]
 
@@ -22,74 +23,35 @@ MERGED_WITH_DEAD = 3
 @njit(cache=True)
 def trimmed(table, accept):  # pragma: no cover - jit
     """Only the states reachable from 0 that can reach an accepting state (0 first, the rest in their order);
-    edges into removed states become dead. No state at all when 0 cannot reach acceptance."""
+    edges into removed states become dead. No state at all when 0 cannot reach acceptance. The search is the
+    token automata's (:func:`.automaton._useful_kernel`), with bytes as the tokens."""
     n = table.shape[0]
-    reach = np.zeros(n, dtype=np.bool_)
-    stack = np.empty(max(n, 1), dtype=np.int64)
-    reach[0] = True
-    stack[0] = 0
-    top = 1
-    while top > 0:
-        top -= 1
-        q = stack[top]
-        for b in range(256):
-            t = table[q, b]
-            if t >= 0 and not reach[t]:
-                reach[t] = True
-                stack[top] = t
-                top += 1
-    # predecessors among the reachable states, as CSR, for the search back from acceptance
-    start = np.zeros(n + 1, dtype=np.int64)
-    for q in range(n):
-        if reach[q]:
-            for b in range(256):
-                t = table[q, b]
-                if t >= 0:
-                    start[t + 1] += 1
-    for q in range(n):
-        start[q + 1] += start[q]
-    fill = start[:-1].copy()
-    pred = np.empty(start[n], dtype=np.int64)
-    for q in range(n):
-        if reach[q]:
-            for b in range(256):
-                t = table[q, b]
-                if t >= 0:
-                    pred[fill[t]] = q
-                    fill[t] += 1
-    live = np.zeros(n, dtype=np.bool_)
-    top = 0
-    for q in range(n):
-        if reach[q] and accept[q]:
-            live[q] = True
-            stack[top] = q
-            top += 1
-    while top > 0:
-        top -= 1
-        q = stack[top]
-        for k in range(start[q], start[q + 1]):
-            p = pred[k]
-            if not live[p]:
-                live[p] = True
-                stack[top] = p
-                top += 1
+    if n == 0:
+        return _relabelled(table, accept, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    src, byte, dst = table_edges(table)
+    alive, _ = _useful_kernel(src, byte, dst, n, 0, accept, np.zeros(256, dtype=np.bool_))
+    rows = np.flatnonzero(alive)  # the search keeps the start: it is useful only if more is, or it accepts
+    if rows.shape[0] == 1 and not accept[0]:
+        rows = rows[:0]
     new_id = np.full(n, -1, dtype=np.int64)
-    m = 0
-    if n > 0 and live[0]:
-        for q in range(n):
-            if live[q]:
-                new_id[q] = m
-                m += 1
+    new_id[rows] = np.arange(rows.shape[0])
+    return _relabelled(table, accept, rows, new_id)
+
+
+@njit(cache=True)
+def _relabelled(table, accept, rows, new_id):  # pragma: no cover - jit
+    """The automaton whose state ``i`` is ``table``'s state ``rows[i]``, every target ``x`` renamed ``new_id[x]``
+    (-1: gone, the edge dead)."""
+    m = rows.shape[0]
     out = np.full((m, 256), -1, dtype=np.int32)
     acc = np.zeros(m, dtype=np.bool_)
-    for q in range(n):
-        i = new_id[q]
-        if i >= 0:
-            acc[i] = accept[q]
-            for b in range(256):
-                t = table[q, b]
-                if t >= 0 and new_id[t] >= 0:
-                    out[i, b] = new_id[t]
+    for i in range(m):
+        q = rows[i]
+        acc[i] = accept[q]
+        for b in range(256):
+            x = table[q, b]
+            if x >= 0:
+                out[i, b] = new_id[x]
     return out, acc
 
 
@@ -152,7 +114,7 @@ def minimal(table, accept, deadline):  # pragma: no cover - jit
     if late:
         return t, acc, OUT_OF_TIME
     sink = block[n]
-    remap = np.full(n + 1, -1, dtype=np.int64)
+    remap = np.full(n + 1, -1, dtype=np.int64)  # block -> its number, in order of its first state
     rep = np.empty(n, dtype=np.int64)
     k = 0
     for q in range(n):
@@ -163,15 +125,7 @@ def minimal(table, accept, deadline):  # pragma: no cover - jit
             remap[b] = k
             rep[k] = q
             k += 1
-    small = np.full((k, 256), -1, dtype=np.int32)
-    small_acc = np.zeros(k, dtype=np.bool_)
-    for i in range(k):
-        q = rep[i]
-        small_acc[i] = acc[q]
-        for byte in range(256):
-            x = t[q, byte]
-            if x >= 0:
-                small[i, byte] = remap[block[x]]
+    small, small_acc = _relabelled(t, acc, rep[:k], remap[block[:n]])
     return small, small_acc, DONE
 
 
@@ -202,10 +156,6 @@ def _hopcroft(table, accept, deadline):  # pragma: no cover - jit
     end = np.zeros(n + 1, dtype=np.int64)
     marked = np.zeros(n + 1, dtype=np.int64)
     k = 0
-    n_acc = 0
-    for s in range(n):
-        if accept[s]:
-            n_acc += 1
     blocks = 0
     for want in (True, False):
         begin = k

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ._byte_kernels import OUT_OF_TIME, _now
+from ._byte_kernels import OUT_OF_TIME, _grow1, _now
 from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays
 from .byte_automata import DFA, _deadline, _raise_for, concat
 from .vocabulary import TokenVocabulary, as_vocabulary
@@ -148,7 +148,7 @@ def _walk(
     byte order), the state's bytes are looked up among the children instead of the children tried one by one.
 
     Past ``deadline`` (``time.monotonic()``, read every 64 states) it stops: ``late`` is then True."""
-    src = np.empty(cap, dtype=np.int32)  # ``cap``: the caller's estimate of the count; grown when short
+    src = np.empty(cap, dtype=np.int32)  # ``cap``: the caller's estimate of the count; grown (doubled) when short
     tok = np.empty(cap, dtype=np.int32)
     dst = np.empty(cap, dtype=np.int32)
     count = 0
@@ -164,12 +164,7 @@ def _walk(
             t = entry[s]
             lo, hi = part_tok_start[part], part_tok_start[part + 1]
             need = count + hi - lo
-            if need > cap:
-                while cap < need:
-                    cap *= 2
-                src = np.concatenate((src, np.empty(cap - src.shape[0], dtype=np.int32)))
-                tok = np.concatenate((tok, np.empty(cap - tok.shape[0], dtype=np.int32)))
-                dst = np.concatenate((dst, np.empty(cap - dst.shape[0], dtype=np.int32)))
+            src, tok, dst = _grow1(src, need), _grow1(tok, need), _grow1(dst, need)
             src[count:need] = s
             tok[count:need] = part_tok[lo:hi]
             dst[count:need] = t
@@ -180,8 +175,7 @@ def _walk(
                 if r < 0:
                     continue
                 if top == stack_node.shape[0]:
-                    stack_node = np.concatenate((stack_node, np.empty(top, dtype=np.int64)))
-                    stack_state = np.concatenate((stack_state, np.empty(top, dtype=np.int64)))
+                    stack_node, stack_state = _grow1(stack_node, top + 1), _grow1(stack_state, top + 1)
                 stack_node[top] = child_node[k]
                 stack_state[top] = r
                 top += 1
@@ -194,31 +188,21 @@ def _walk(
             node = stack_node[top]
             q = stack_state[top]
             for k in range(token_start[node], token_start[node + 1]):
-                if count == cap:
-                    cap *= 2
-                    src = np.concatenate((src, np.empty(cap - count, dtype=np.int32)))
-                    tok = np.concatenate((tok, np.empty(cap - count, dtype=np.int32)))
-                    dst = np.concatenate((dst, np.empty(cap - count, dtype=np.int32)))
+                if count == src.shape[0]:
+                    src, tok, dst = _grow1(src, count + 1), _grow1(tok, count + 1), _grow1(dst, count + 1)
                 src[count] = s
                 tok[count] = token_ids[k]
                 dst[count] = q
                 count += 1
             c_lo, c_hi = child_start[node], child_start[node + 1]
             l_lo, l_hi = live_start[q], live_start[q + 1]
-            if top + min(c_hi - c_lo, l_hi - l_lo) > stack_node.shape[0]:
-                grow = stack_node.shape[0] + 256
-                stack_node = np.concatenate((stack_node, np.empty(grow, dtype=np.int64)))
-                stack_state = np.concatenate((stack_state, np.empty(grow, dtype=np.int64)))
+            most = top + min(c_hi - c_lo, l_hi - l_lo)  # pushed at most: one per child the state can read
+            if most > stack_node.shape[0]:
+                stack_node, stack_state = _grow1(stack_node, most), _grow1(stack_state, most)
             if (l_hi - l_lo) * 8 < c_hi - c_lo:  # few bytes to read here, many children: look them up
                 for j in range(l_lo, l_hi):
                     b = live_byte[j]
-                    lo, hi = c_lo, c_hi
-                    while lo < hi:
-                        mid = (lo + hi) // 2
-                        if child_byte[mid] < b:
-                            lo = mid + 1
-                        else:
-                            hi = mid
+                    lo = c_lo + np.searchsorted(child_byte[c_lo:c_hi], b)
                     if lo < c_hi and child_byte[lo] == b:
                         stack_node[top] = child_node[lo]
                         stack_state[top] = table[q, b]
