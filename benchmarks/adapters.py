@@ -498,7 +498,7 @@ class CompileBreakdown(Timers):
         self.patch(dfa_tokens, "_transitions", "_transitions")
         for name in ("_regex_transitions", "from_transitions", "product", "_save", "_load"):
             self.patch(compile_mod, name, name)
-        for name in ("_split_start", "_useful", "_classes_from_triples"):
+        for name in ("_split_start", "_useful", "classes_of"):
             self.patch(automaton, name, name)
         self.patch(outlines_core, "Index", "Index")
         return self
@@ -520,11 +520,11 @@ def breakdown_shares(parts: dict[str, float], total: float) -> dict[str, float]:
         - g("Index", 0.0),
         "from_transitions: _split_start": g("_split_start", 0.0),
         "from_transitions: _useful": g("_useful", 0.0),
-        "from_transitions: _classes_from_triples": g("_classes_from_triples", 0.0),
+        "from_transitions: classes_of (token classes and table)": g("classes_of", 0.0),
         "from_transitions: rest (renumbering loop, triples)": g("from_transitions", 0.0)
         - g("_split_start", 0.0)
         - g("_useful", 0.0)
-        - g("_classes_from_triples", 0.0),
+        - g("classes_of", 0.0),
         "product (forbidden sequences)": g("product", 0.0),
         "_save / _load": g("_save", 0.0) + g("_load", 0.0),
     }

@@ -18,7 +18,7 @@ Conventions shared by every automaton here:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import chain
 
@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from ..constraints.errors import ConstraintTooLargeError
+from .token_classes import TokenBundles, classes_of
 
 __all__ = ["TokenAutomaton", "TransitionArrays", "from_transitions", "product", "DEFAULT_STATE_BUDGET"]
 
@@ -176,7 +177,9 @@ def _breadth_first(src: np.ndarray, dst: np.ndarray, num_states: int, sources: n
 
 @dataclass(frozen=True)
 class TransitionArrays:
-    """Sparse transitions as flat arrays: token ``tok[k]`` leads from state ``src[k]`` to ``dst[k]``.
+    """Sparse transitions as flat arrays: token ``tok[k]`` leads from state ``src[k]`` to ``dst[k]``; and, where
+    many tokens lead alike, ``bundles`` (:class:`.token_classes.TokenBundles`): each row a list of tokens that
+    all lead from one state to one other.
 
     States are ``0 .. num_states - 1``; ``dst[k] == -1`` marks a transition into a dead state (dropped).
     ``rank`` orders the states when they are renumbered (the start always comes first): the source's own
@@ -189,6 +192,7 @@ class TransitionArrays:
     dst: np.ndarray
     num_states: int
     rank: np.ndarray | None = None
+    bundles: TokenBundles | None = None
 
     def ranks(self) -> np.ndarray:
         return np.arange(self.num_states, dtype=np.int64) if self.rank is None else self.rank
@@ -198,14 +202,39 @@ class TransitionArrays:
         returns them and the fresh state."""
         fresh = self.num_states
         ranks = self.ranks()
-        arrays = TransitionArrays(
-            np.concatenate([self.src, np.full(tok.shape[0], fresh, dtype=self.src.dtype)]),
-            np.concatenate([self.tok, tok.astype(self.tok.dtype)]),
-            np.concatenate([self.dst, dst.astype(self.dst.dtype)]),
-            fresh + 1,
-            np.append(ranks, int(ranks.max()) + 1 if ranks.size else 0),
+        arrays = replace(
+            self,
+            src=np.concatenate([self.src, np.full(tok.shape[0], fresh, dtype=self.src.dtype)]),
+            tok=np.concatenate([self.tok, tok.astype(self.tok.dtype)]),
+            dst=np.concatenate([self.dst, dst.astype(self.dst.dtype)]),
+            num_states=fresh + 1,
+            rank=np.append(ranks, int(ranks.max()) + 1 if ranks.size else 0),
         )
         return arrays, fresh
+
+    def enters(self, state: int) -> bool:
+        """Whether some transition leads into ``state``."""
+        b = self.bundles
+        return bool((self.dst == state).any()) or (b is not None and bool((b.dst[b.sizes() > 0] == state).any()))
+
+    def expanded(self, at: int | None = None) -> TransitionArrays:
+        """The same transitions with the bundles' rows (all, or those from state ``at``) written out as triples:
+        for the steps that edit one state's moves token by token."""
+        if self.bundles is None or not len(self.bundles):
+            return self
+        rows = np.arange(len(self.bundles)) if at is None else np.flatnonzero(self.bundles.src == at)
+        if not rows.size:
+            return self
+        src, tok, dst = self.bundles.triples(rows)
+        kept = np.setdiff1d(np.arange(len(self.bundles)), rows)
+        b = self.bundles
+        return replace(
+            self,
+            src=np.concatenate([self.src, src.astype(self.src.dtype)]),
+            tok=np.concatenate([self.tok, tok.astype(self.tok.dtype)]),
+            dst=np.concatenate([self.dst, dst.astype(self.dst.dtype)]),
+            bundles=b.select(kept, b.src[kept], b.dst[kept]) if kept.size else None,
+        )
 
 
 def _dict_arrays(
@@ -234,76 +263,6 @@ def _dict_arrays(
     return arrays, int(inverse[-1]), final
 
 
-def _classes_from_triples(
-    src: np.ndarray, tok: np.ndarray, dst: np.ndarray, vocab_size: int, num_states: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Group tokens with identical transition columns; returns (token_class, table).
-
-    Each token's column is hashed (two independent 64-bit hashes of its (state, next) pairs); the result is
-    then verified exactly against the triples, so a hash collision cannot go unnoticed. Classes are numbered
-    in the order of their hashes.
-    """
-    rng = np.random.default_rng(0)
-    r1 = rng.integers(1, 2**62, size=(2, num_states + 1), dtype=np.uint64)
-    sig1, sig2, count = _column_signatures(src, tok, dst, r1[0], r1[1], vocab_size)
-    live = np.flatnonzero(count > 0)
-    token_class = np.full(vocab_size, -1, dtype=np.int32)
-    if live.size:
-        k1, k2, k3 = sig1[live], sig2[live], count[live]
-        order = np.lexsort((k3, k2, k1))  # the rows' lexicographic order, as np.unique(axis=0) sorts them
-        k1, k2, k3 = k1[order], k2[order], k3[order]
-        new = np.empty(live.size, dtype=bool)
-        new[0] = True
-        new[1:] = (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1]) | (k3[1:] != k3[:-1])
-        token_class[live[order]] = np.cumsum(new) - 1
-        num_classes = int(new.sum())
-    else:
-        num_classes = 0
-    table, exact = _fill_table(src, tok, dst, token_class, count, num_states, num_classes)
-    if not exact:
-        raise RuntimeError("token class hash collision")  # pragma: no cover - 2^-128
-    return token_class, table
-
-
-@njit(cache=True)
-def _column_signatures(src, tok, dst, r0, r1, vocab_size):  # pragma: no cover - jit
-    """Per token: two wrapping 64-bit sums over its (state, next) pairs, and the number of pairs."""
-    sig1 = np.zeros(vocab_size, dtype=np.uint64)
-    sig2 = np.zeros(vocab_size, dtype=np.uint64)
-    count = np.zeros(vocab_size, dtype=np.int64)
-    one = np.uint64(1)
-    mix = np.uint64(0x9E3779B97F4A7C15)
-    for k in range(src.shape[0]):
-        s, t, d = src[k], tok[k], dst[k]
-        sig1[t] += r0[s] * (r1[d] | one)
-        sig2[t] += (r1[s] ^ mix) * (r0[d] | one)
-        count[t] += 1
-    return sig1, sig2, count
-
-
-@njit(cache=True)
-def _fill_table(src, tok, dst, token_class, count, num_states, num_classes):  # pragma: no cover - jit
-    """The ``(states, classes)`` table, and whether it is exact: no two tokens of a class disagree on a state,
-    and every token has as many transitions as its class's column has entries."""
-    table = np.full((num_states, num_classes), -1, dtype=np.int32)
-    for k in range(src.shape[0]):
-        c = token_class[tok[k]]
-        cur = table[src[k], c]
-        if cur == -1:
-            table[src[k], c] = dst[k]
-        elif cur != dst[k]:
-            return table, False
-    per_class = np.zeros(num_classes, dtype=np.int64)
-    for q in range(num_states):
-        for c in range(num_classes):
-            if table[q, c] >= 0:
-                per_class[c] += 1
-    for t in range(count.shape[0]):
-        if count[t] > 0 and per_class[token_class[t]] != count[t]:
-            return table, False
-    return table, True
-
-
 def _end_tuple(end_tokens: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
     ends = (end_tokens,) if isinstance(end_tokens, (int, np.integer)) else tuple(end_tokens)
     if not ends:
@@ -321,14 +280,15 @@ def _split_start(
     """
     if not not_first:
         return arrays, initial, final
+    arrays = arrays.expanded(at=initial)
     row = np.flatnonzero(arrays.src == initial)
     barred = np.isin(arrays.tok[row], np.fromiter(not_first, dtype=np.int64))
     if not barred.any():
         return arrays, initial, final
-    if not (arrays.dst == initial).any():  # never re-entered: the tokens go from the initial state itself
+    if not arrays.enters(initial):  # never re-entered: the tokens go from the initial state itself
         dst = arrays.dst.copy()
         dst[row[barred]] = -1
-        return TransitionArrays(arrays.src, arrays.tok, dst, arrays.num_states, arrays.rank), initial, final
+        return replace(arrays, dst=dst), initial, final
     kept = row[~barred]
     arrays, fresh = arrays.with_state(arrays.tok[kept], arrays.dst[kept])
     return arrays, fresh, np.append(final, final[initial])
@@ -336,10 +296,19 @@ def _split_start(
 
 def _useful(arrays: TransitionArrays, initial: int, final: np.ndarray, drop: np.ndarray) -> np.ndarray:
     """Mask of the states reachable from ``initial`` that can still reach a final state (``initial`` always
-    kept), over transitions whose token is not in ``drop`` (a mask over the vocabulary)."""
+    kept), over transitions whose token is not in ``drop`` (a mask over the vocabulary; the bundles' parts are
+    read without those tokens already)."""
     if not 0 <= initial < arrays.num_states or final.shape != (arrays.num_states,):
         raise ValueError("the initial state or the final-state mask does not fit the transitions")
-    alive, error = _useful_kernel(arrays.src, arrays.tok, arrays.dst, arrays.num_states, initial, final, drop)
+    src, tok, dst = arrays.src, arrays.tok, arrays.dst
+    if arrays.bundles is not None and len(arrays.bundles):  # a row is one edge, by any token of its part
+        b = arrays.bundles
+        rep = b.representatives()
+        edge = rep >= 0
+        src = np.concatenate([src, b.src[edge].astype(src.dtype)])
+        tok = np.concatenate([tok, rep[edge].astype(tok.dtype)])
+        dst = np.concatenate([dst, b.dst[edge].astype(dst.dtype)])
+    alive, error = _useful_kernel(src, tok, dst, arrays.num_states, initial, final, drop)
     if error:
         raise ValueError("transitions name a state or token outside the automaton or the vocabulary")
     return alive
@@ -449,9 +418,8 @@ def from_transitions(
     ends = _end_tuple(end_tokens)
     if isinstance(transitions, TransitionArrays):
         t = transitions
-        arrays = TransitionArrays(
-            *(a.astype(np.int32, copy=False) for a in (t.src, t.tok, t.dst)), t.num_states, t.rank
-        )
+        src, tok, dst = (a.astype(np.int32, copy=False) for a in (t.src, t.tok, t.dst))
+        arrays = replace(t, src=src, tok=tok, dst=dst)
         final = np.asarray(finals)
         if final.dtype != np.bool_:
             mask = np.zeros(arrays.num_states, dtype=bool)
@@ -461,6 +429,8 @@ def from_transitions(
         arrays, initial, final = _dict_arrays(transitions, initial, finals)
     drop = np.zeros(vocab_size, dtype=np.bool_)
     drop[[*(t for t in forbidden if 0 <= t < vocab_size), *ends]] = True
+    if arrays.bundles is not None:
+        arrays = replace(arrays, bundles=arrays.bundles.without(drop))
     arrays, initial, final = _split_start(arrays, int(initial), final, frozenset(int(t) for t in not_first))
     useful = _useful(arrays, initial, final, drop)
     rest = np.flatnonzero(useful)
@@ -473,17 +443,24 @@ def from_transitions(
     new[rest] = np.arange(1, rest.size + 1)
     end_state = rest.size + 1
     src, tok, dst = _renumbered(arrays.src, arrays.tok, arrays.dst, new, drop)
+    bundles = TokenBundles.none()
+    if arrays.bundles is not None and len(arrays.bundles):
+        b = arrays.bundles
+        ok = (b.dst >= 0) & (b.representatives() >= 0)
+        ok[ok] = (new[b.src[ok]] >= 0) & (new[b.dst[ok]] >= 0)
+        rows = np.flatnonzero(ok)
+        bundles = b.select(rows, new[b.src[rows]], new[b.dst[rows]])
     final_ids = np.sort(new[final & (new >= 0)])
     with_end = np.append(final_ids, end_state).astype(np.int32)
     n_ends = len(ends)
     src = np.concatenate([src, np.repeat(with_end, n_ends)])
     tok = np.concatenate([tok, np.tile(np.array(ends, dtype=np.int32), with_end.size)])
     dst = np.concatenate([dst, np.full(with_end.size * n_ends, end_state, dtype=np.int32)])
-    return _assemble(src, tok, dst, end_state + 1, vocab_size, 0, final_ids, end_state, ends)
+    return _assemble(src, tok, dst, bundles, end_state + 1, vocab_size, 0, final_ids, end_state, ends)
 
 
-def _assemble(src, tok, dst, num_states, vocab_size, start, final_ids, end_state, ends) -> TokenAutomaton:
-    token_class, table = _classes_from_triples(src, tok, dst, vocab_size, num_states)
+def _assemble(src, tok, dst, bundles, num_states, vocab_size, start, final_ids, end_state, ends) -> TokenAutomaton:
+    token_class, table = classes_of(src, tok, dst, bundles, vocab_size, num_states)
     accept = np.zeros(num_states, dtype=bool)
     accept[np.asarray(final_ids, dtype=np.int64)] = True
     accept[end_state] = True

@@ -153,7 +153,8 @@ def accept_empty_start(
 ) -> tuple[TransitionArrays, int, np.ndarray]:
     """The empty response (all end tokens, which decodes to ``""`` without the forced prefix) accepted: the
     initial state made final, on a copy of it when text leads back to it (such text is not complete)."""
-    if (arrays.dst == initial).any():
+    if arrays.enters(initial):
+        arrays = arrays.expanded(at=initial)
         row = np.flatnonzero(arrays.src == initial)
         arrays, initial = arrays.with_state(arrays.tok[row], arrays.dst[row])
         final = np.append(final, False)

@@ -10,8 +10,9 @@ allows few bytes costs little whatever the vocabulary).
 A state that allows most bytes costs the whole trie, and a schema's automaton has dozens: every place a free
 string can be written. Almost all of them read one byte into a state that loops on most bytes (a string's start
 and content). For such a pair of byte sets the tokens spelled inside them and the trie edges that leave them are
-found once per vocabulary (:func:`_loop_part`); such a state takes those tokens at once and walks on only from
-those edges (a few hundred, against thousands of trie nodes).
+found once per vocabulary (:func:`_loop_part`); such a state takes those tokens as one bundle row (they all lead
+to the loop state: :class:`.token_classes.TokenBundles`, never written out token by token) and walks on only
+from those edges (a few hundred, against thousands of trie nodes).
 
 The conventions are :func:`.compile.regex_automaton`'s, applied by the same helpers
 (:func:`.compile.accept_empty_start`, :func:`.compile.vocabulary_automaton`): at the start of a canvas the
@@ -31,6 +32,7 @@ from numba import njit
 from ._byte_kernels import OUT_OF_TIME, _grow1, _now
 from .automaton import DEFAULT_STATE_BUDGET, TokenAutomaton, TransitionArrays
 from .byte_automata import DFA, _deadline, _raise_for, concat
+from .token_classes import TokenBundles
 from .vocabulary import TokenVocabulary, as_vocabulary
 
 __all__ = ["dfa_token_automaton", "TokenTrie"]
@@ -134,15 +136,15 @@ def _loop_walk(first, loop, child_start, child_byte, child_node, token_start, to
 @njit(cache=True)
 def _walk(
     table, live_start, live_byte, child_start, child_byte, child_node, token_start, token_ids, part_of, entry,
-    part_tok_start, part_tok, front_start, front, cap, deadline,
+    front_start, front, cap, deadline,
 ):  # pragma: no cover - jit  # fmt: skip
     """(src, tok, dst) of every token transition of the byte automaton ``table``: from each state a walk of the
     trie while the automaton has a way on.
 
     A state ``s`` with a precomputed part (``part_of[s] >= 0``: bytes that lead ``s`` to ``entry[s]``, and bytes
-    that keep ``entry[s]`` where it is, :func:`_loop_part`) takes the part's tokens as transitions to
-    ``entry[s]`` at once, and walks on only from the part's frontier: from ``s`` itself at the root, from
-    ``entry[s]`` below it.
+    that keep ``entry[s]`` where it is, :func:`_loop_part`) leaves the part's tokens to the caller (they all lead
+    to ``entry[s]``: one bundle row), and walks on only from the part's frontier: from ``s`` itself at the root,
+    from ``entry[s]`` below it.
 
     At a trie node with many children and a state with few live bytes (``live_byte[live_start[q]:...]``, in
     byte order), the state's bytes are looked up among the children instead of the children tried one by one.
@@ -162,13 +164,6 @@ def _walk(
         part = part_of[s]
         if part >= 0:
             t = entry[s]
-            lo, hi = part_tok_start[part], part_tok_start[part + 1]
-            need = count + hi - lo
-            src, tok, dst = _grow1(src, need), _grow1(tok, need), _grow1(dst, need)
-            src[count:need] = s
-            tok[count:need] = part_tok[lo:hi]
-            dst[count:need] = t
-            count = need
             for j in range(front_start[part], front_start[part + 1]):
                 k = front[j]
                 r = table[s if k < root_edges else t, child_byte[k]]
@@ -278,11 +273,10 @@ def _entries(table, min_bytes):  # pragma: no cover - jit
     return target, first, loop
 
 
-def _transitions(
-    table: np.ndarray, vocab: TokenVocabulary, min_bytes: int = _LOOP_MIN_BYTES
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _transitions(table: np.ndarray, vocab: TokenVocabulary, min_bytes: int = _LOOP_MIN_BYTES) -> TransitionArrays:
     """:func:`_walk` of ``table``, with a precomputed part for every state that reads at least ``min_bytes``
-    bytes into one state ``t`` that loops on at least ``min_bytes`` bytes (a string's start or content)."""
+    bytes into one state ``t`` that loops on at least ``min_bytes`` bytes (a string's start or content): the
+    part's tokens are one bundle row ``s -> t`` (:class:`.token_classes.TokenBundles`), the rest triples."""
     trie = _trie(vocab)
     n = table.shape[0]
     table = table.astype(np.int64)
@@ -311,12 +305,14 @@ def _transitions(
     live_start, live_byte = _live_bytes(table)
     src, tok, dst, late = _walk(
         table, live_start, live_byte, trie.child_start, trie.child_byte, trie.child_node, trie.token_start,
-        trie.token_ids, part_of, target, tok_start, part_tok, front_start, front,
-        int(np.diff(tok_start)[part_of[wide]].sum()) + 64 * n + 1024, _deadline(),
+        trie.token_ids, part_of, target, front_start, front, 64 * n + 1024, _deadline(),
     )  # fmt: skip
     if late:
         _raise_for(OUT_OF_TIME, 0, "a token automaton")
-    return src, tok, dst
+    bundles = TokenBundles(
+        wide.astype(np.int32), part_of[wide], target[wide].astype(np.int32), tok_start, part_tok.astype(np.int32)
+    )
+    return TransitionArrays(src, tok, dst, n, bundles=bundles)
 
 
 def dfa_token_automaton(
@@ -328,8 +324,7 @@ def dfa_token_automaton(
 
     vocab = as_vocabulary(vocab)
     full = concat([DFA.literal(vocab.prefix), dfa]) if at_start and vocab.prefix else dfa
-    src, tok, dst = _transitions(full.table, vocab)
-    arrays = TransitionArrays(src, tok, dst, full.num_states)
+    arrays = _transitions(full.table, vocab)
     initial, final = 0, full.accept.copy()
     if at_start and vocab.prefix and bool(dfa.accept[0]):
         arrays, initial, final = accept_empty_start(arrays, initial, final)

@@ -102,8 +102,10 @@ def test_a_character_spelled_by_byte_tokens_is_read_as_the_decoder_writes_it(fam
 def _triples(table, vocab, parts: bool) -> set:
     from ctrlgen.guidance import dfa_tokens
 
-    src, tok, dst = dfa_tokens._transitions(table, vocab, dfa_tokens._LOOP_MIN_BYTES if parts else 10**9)
-    return set(zip(src.tolist(), tok.tolist(), dst.tolist()))
+    arrays = dfa_tokens._transitions(table, vocab, dfa_tokens._LOOP_MIN_BYTES if parts else 10**9).expanded()
+    pairs = list(zip(arrays.src.tolist(), arrays.tok.tolist()))
+    assert len(set(pairs)) == len(pairs)  # a (state, token) pair is given once, by a bundle row or a triple
+    return set(zip(arrays.src.tolist(), arrays.tok.tolist(), arrays.dst.tolist()))
 
 
 def _wide(regex: str) -> str:
