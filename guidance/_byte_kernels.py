@@ -114,9 +114,14 @@ def subset_construction(
     chain = np.full(1024, -1, dtype=np.int64)  # the next subset with the same hash
     table = np.full((1024, n_classes), -1, dtype=np.int32)
     first = Dict.empty(key_type=types.int64, value_type=types.int64)
+    # subsets of one item (most of them: a copied DFA's states) are found by the item, not by hashing
+    single = np.full(2 * n, -1, dtype=np.int64)
     elems[:k] = buf[:k]
     off[1] = k
-    first[_hash(buf, k)] = 0
+    if k == 1:
+        single[buf[0]] = 0
+    else:
+        first[_hash(buf, k)] = 0
     count = 1
     # per class, the targets gathered from the current subset (a counting sort over classes)
     per_class = np.zeros(n_classes + 1, dtype=np.int64)
@@ -157,10 +162,32 @@ def subset_construction(
                 lo, hi = per_class[c], per_class[c + 1]
                 if lo == hi:
                     continue
-                for j in range(lo, hi):
-                    buf[j - lo] = sorted_d[j] * 2
-                gen += 1
-                k = _closure(hi - lo, False, x_start, x_dst, x_kind, stamp, gen, stack, buf)
+                d = sorted_d[lo]
+                if hi - lo == 1 and x_start[d] == x_start[d + 1]:  # one target, no zero-width moves on
+                    buf[0] = d * 2
+                    k = 1
+                else:
+                    for j in range(lo, hi):
+                        buf[j - lo] = sorted_d[j] * 2
+                    gen += 1
+                    k = _closure(hi - lo, False, x_start, x_dst, x_kind, stamp, gen, stack, buf)
+                if k == 1:
+                    found = single[buf[0]]
+                    if found < 0:
+                        if count >= budget:
+                            return OVER_BUDGET, table[:count], np.zeros(count, dtype=np.bool_)
+                        found = count
+                        single[buf[0]] = found
+                        off = _grow1(off, count + 2)
+                        chain = _grow1(chain, count + 1)
+                        table = _grow2(table, count + 1)
+                        elems = _grow1(elems, off[count] + 1)
+                        elems[off[count]] = buf[0]
+                        off[count + 1] = off[count] + 1
+                        chain[count] = -1
+                        count += 1
+                    table[i, c] = found
+                    continue
                 h = _hash(buf, k)
                 found = -1
                 cand = first[h] if h in first else -1
@@ -243,12 +270,13 @@ def product_construction(ta, tb, keep_dead, budget, deadline):  # pragma: no cov
 
 @njit(cache=True)
 def table_edges(table):  # pragma: no cover - jit
-    """(source, byte, target) of every live entry of the ``(S, 256)`` table, in row order: the edge lists the token
-    automata's searches take (:func:`.automaton._useful_kernel`), read off in one compiled pass."""
-    n = table.shape[0]
+    """(source, byte, target) of every live entry of the ``(S, 256)`` table (or of a table over classes of bytes:
+    the class then), in row order: the edge lists the token automata's searches take
+    (:func:`.automaton._useful_kernel`), read off in one compiled pass."""
+    n, width = table.shape
     m = 0
     for q in range(n):
-        for b in range(256):
+        for b in range(width):
             if table[q, b] >= 0:
                 m += 1
     src = np.empty(m, dtype=np.int64)
@@ -256,7 +284,7 @@ def table_edges(table):  # pragma: no cover - jit
     dst = np.empty(m, dtype=np.int64)
     k = 0
     for q in range(n):
-        for b in range(256):
+        for b in range(width):
             t = table[q, b]
             if t >= 0:
                 src[k], byte[k], dst[k] = q, b, t

@@ -4,6 +4,10 @@ A JSON schema's automaton is assembled from hundreds of pieces, each minimised a
 steps on ``(states, 256)`` tables cost a millisecond or more a call there, so the whole of a minimisation runs in
 one compiled call: trimming, byte classes (bytes whose columns agree move together), Hopcroft's refinement over
 the classes, and the quotient, numbered canonically (blocks in order of their first state).
+
+The subset construction already works over classes of bytes (:func:`._byte_kernels.subset_construction`); its
+``(states, classes)`` table is minimised as it is (:func:`minimal_classes`) and widened to 256 bytes once, at the
+end, instead of widened first and its classes found again.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from numba import njit
 from ._byte_kernels import DONE, OUT_OF_TIME, _now, table_edges
 from .automaton import _useful_kernel
 
-__all__ = ["trimmed", "minimal"]
+__all__ = ["trimmed", "minimal", "minimal_classes"]
 
 #: status of :func:`minimal` when a live state shared the dead state's block (ruled out for trimmed automata)
 MERGED_WITH_DEAD = 3
@@ -57,20 +61,20 @@ def _relabelled(table, accept, rows, new_id):  # pragma: no cover - jit
 
 @njit(cache=True)
 def _byte_classes(table):  # pragma: no cover - jit
-    """(class of every byte, first byte of every class): bytes whose columns are equal share a class. Columns
-    are compared by a hash first, then exactly."""
-    n = table.shape[0]
-    h = np.zeros(256, dtype=np.uint64)
+    """(class of every column, first column of every class): columns (bytes, or classes of bytes) that are equal
+    share a class. Columns are compared by a hash first, then exactly."""
+    n, width = table.shape
+    h = np.zeros(width, dtype=np.uint64)
     mix = np.uint64(0x9E3779B97F4A7C15)
     for q in range(n):
         w = (np.uint64(q) + np.uint64(1)) * mix
         w ^= w >> np.uint64(29)
-        for b in range(256):
+        for b in range(width):
             h[b] += w * np.uint64(table[q, b] + 2)
-    cls = np.full(256, -1, dtype=np.int64)
-    reps = np.empty(256, dtype=np.int64)
+    cls = np.full(width, -1, dtype=np.int64)
+    reps = np.empty(width, dtype=np.int64)
     count = 0
-    for b in range(256):
+    for b in range(width):
         for c in range(count):
             r = reps[c]
             if h[r] != h[b]:
@@ -95,38 +99,76 @@ def minimal(table, accept, deadline):  # pragma: no cover - jit
     """The minimal automaton of ``table``'s language: trimmed, equivalent states merged (:func:`_hopcroft` over
     the byte classes), blocks numbered in order of their first state (the start's block is 0); and a status:
     ``DONE``, ``OUT_OF_TIME`` past ``deadline`` (``time.monotonic()``), or :data:`MERGED_WITH_DEAD`."""
-    t, acc = trimmed(table, accept)
-    n = t.shape[0]
+    return minimal_classes(table, accept, np.arange(256), deadline)
+
+
+@njit(cache=True)
+def minimal_classes(table, accept, column_of, deadline):  # pragma: no cover - jit
+    """:func:`minimal` of the automaton whose byte ``b`` moves as ``table``'s column ``column_of[b]`` (a table over
+    classes of bytes), as a ``(states, 256)`` table: the same automaton, whatever the classes."""
+    n = table.shape[0]
+    width = table.shape[1]
     if n == 0:
-        return t, acc, DONE
+        return np.full((0, 256), -1, dtype=np.int32), accept[:0].copy(), DONE
+    src, col, dst = table_edges(table)
+    alive, _ = _useful_kernel(src, col, dst, n, 0, accept, np.zeros(width, dtype=np.bool_))
+    rows = np.flatnonzero(alive)  # the search keeps the start: it is useful only if more is, or it accepts
+    if rows.shape[0] == 1 and not accept[0]:
+        return np.full((0, 256), -1, dtype=np.int32), accept[:0].copy(), DONE
+    m = rows.shape[0]
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[rows] = np.arange(m)
+    t = np.full((m, width), -1, dtype=np.int64)
+    acc = np.zeros(m, dtype=np.bool_)
+    for i in range(m):
+        q = rows[i]
+        acc[i] = accept[q]
+        for c in range(width):
+            x = table[q, c]
+            if x >= 0:
+                t[i, c] = new_id[x]
     cls, reps = _byte_classes(t)
     c_count = reps.shape[0]
-    complete = np.empty((n + 1, c_count), dtype=np.int64)  # -1 -> a sink state n
-    for q in range(n):
+    complete = np.empty((m + 1, c_count), dtype=np.int64)  # -1 -> a sink state m
+    for q in range(m):
         for c in range(c_count):
             x = t[q, reps[c]]
-            complete[q, c] = x if x >= 0 else n
+            complete[q, c] = x if x >= 0 else m
     for c in range(c_count):
-        complete[n, c] = n
-    acc_sink = np.zeros(n + 1, dtype=np.bool_)
-    acc_sink[:n] = acc
+        complete[m, c] = m
+    acc_sink = np.zeros(m + 1, dtype=np.bool_)
+    acc_sink[:m] = acc
     block, late = _hopcroft(complete, acc_sink, deadline)
     if late:
-        return t, acc, OUT_OF_TIME
-    sink = block[n]
-    remap = np.full(n + 1, -1, dtype=np.int64)  # block -> its number, in order of its first state
-    rep = np.empty(n, dtype=np.int64)
+        return _widened(t, acc, np.arange(m), np.arange(m), column_of), acc, OUT_OF_TIME
+    sink = block[m]
+    remap = np.full(m + 1, -1, dtype=np.int64)  # block -> its number, in order of its first state
+    rep = np.empty(m, dtype=np.int64)
     k = 0
-    for q in range(n):
+    for q in range(m):
         b = block[q]
         if b == sink:
-            return t, acc, MERGED_WITH_DEAD
+            return _widened(t, acc, np.arange(m), np.arange(m), column_of), acc, MERGED_WITH_DEAD
         if remap[b] < 0:
             remap[b] = k
             rep[k] = q
             k += 1
-    small, small_acc = _relabelled(t, acc, rep[:k], remap[block[:n]])
-    return small, small_acc, DONE
+    return _widened(t, acc, rep[:k], remap[block[:m]], column_of), acc[rep[:k]].copy(), DONE
+
+
+@njit(cache=True)
+def _widened(table, accept, rows, new_id, column_of):  # pragma: no cover - jit
+    """The ``(len(rows), 256)`` table whose state ``i`` is ``table``'s state ``rows[i]`` and whose byte ``b`` moves
+    as its column ``column_of[b]``, every target ``x`` renamed ``new_id[x]``."""
+    m = rows.shape[0]
+    out = np.full((m, 256), -1, dtype=np.int32)
+    for i in range(m):
+        q = rows[i]
+        for b in range(256):
+            x = table[q, column_of[b]]
+            if x >= 0:
+                out[i, b] = new_id[x]
+    return out
 
 
 @njit(cache=True)

@@ -39,7 +39,7 @@ from ._byte_kernels import (
     subset_construction,
     table_runs,
 )
-from ._minimize import MERGED_WITH_DEAD, minimal, trimmed
+from ._minimize import MERGED_WITH_DEAD, minimal, minimal_classes, trimmed
 
 __all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT", "time_limit"]
 
@@ -265,11 +265,10 @@ class NFA:
             start, final_mask, len(reps), budget, _deadline(),
         )  # fmt: skip
         _raise_for(status, budget, "a determinised byte automaton")
-        table = by_class[:, byte_class].astype(np.int32)
         if not minimize:
-            table, accept = trimmed(table, accept)
+            table, accept = trimmed(by_class[:, byte_class].astype(np.int32), accept)
             return DFA(table, accept) if table.shape[0] else DFA.empty()
-        return DFA(table, accept).minimized()
+        return DFA._minimal(by_class, accept, byte_class)
 
 
 # -- DFA -----------------------------------------------------------------------------------------------------------
@@ -394,11 +393,20 @@ class DFA:
         """The minimal automaton of the same language: unreachable and dead states removed, equivalent states
         merged (Hopcroft's partition refinement over the byte classes), in one compiled call
         (:func:`._minimize.minimal`)."""
-        table, accept, status = minimal(self.table, self.accept, _deadline())
+        return DFA._minimal(self.table, self.accept)
+
+    @staticmethod
+    def _minimal(table: np.ndarray, accept: np.ndarray, byte_class: np.ndarray | None = None) -> DFA:
+        """The minimal DFA of ``table`` (``(states, 256)``, or over byte classes: byte ``b`` moves as column
+        ``byte_class[b]``)."""
+        if byte_class is None:
+            small, small_accept, status = minimal(table, accept, _deadline())
+        else:
+            small, small_accept, status = minimal_classes(table, accept, byte_class, _deadline())
         if status == MERGED_WITH_DEAD:
             raise AssertionError("minimisation merged a live state with the dead one")
-        _raise_for(status, self.num_states, "a minimised byte automaton")
-        return DFA(table, accept) if table.shape[0] else DFA.empty()
+        _raise_for(status, table.shape[0], "a minimised byte automaton")
+        return DFA(small, small_accept) if small.shape[0] else DFA.empty()
 
     # -- operations -----------------------------------------------------------------------------------------
 

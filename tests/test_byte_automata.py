@@ -189,3 +189,67 @@ def test_a_minimisation_past_its_time_budget_stops_with_a_typed_error():
     assert chain.minimized().num_states == n + 1  # nothing merges: the budget is what stops the next one
     with time_limit(1e-6, "a chain"), pytest.raises(CompileTimeoutError):
         chain.minimized()
+
+
+def _moore_classes(table, accept) -> int:
+    """The number of Myhill-Nerode classes among the states reachable from 0 that can reach acceptance, by
+    Moore's refinement on the explicit table (the slow, obvious way)."""
+    n = table.shape[0]
+    reach, todo = {0}, [0]
+    while todo:
+        for x in table[todo.pop()]:
+            if x >= 0 and int(x) not in reach:
+                reach.add(int(x))
+                todo.append(int(x))
+    live = {q for q in range(n) if accept[q]}
+    changed = True
+    while changed:
+        changed = False
+        for q in range(n):
+            if q not in live and any(x >= 0 and int(x) in live for x in table[q]):
+                live.add(q)
+                changed = True
+    states = sorted(reach & live)
+    if not states:
+        return 0
+    block = {q: int(accept[q]) for q in states}
+    while True:
+        sig = {q: (block[q], *(block.get(int(x), -1) for x in table[q])) for q in states}
+        ids = {s: i for i, s in enumerate(sorted(set(sig.values())))}
+        new = {q: ids[sig[q]] for q in states}
+        if len(set(new.values())) == len(set(block.values())):
+            return len(set(new.values()))
+        block = new
+
+
+@st.composite
+def _class_tables(draw):
+    import numpy as np
+
+    n = draw(st.integers(1, 7))
+    width = draw(st.integers(1, 4))
+    cells = draw(st.lists(st.integers(-1, n - 1), min_size=n * width, max_size=n * width))
+    accept = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    column_of = draw(st.lists(st.integers(0, width - 1), min_size=256, max_size=256))
+    return (
+        np.array(cells, dtype=np.int32).reshape(n, width),
+        np.array(accept, dtype=bool),
+        np.array(column_of, dtype=np.int64),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(_class_tables())
+def test_minimising_a_table_over_byte_classes_gives_the_minimal_automaton_of_the_widened_table(case):
+    import numpy as np
+    from ctrlgen.guidance._minimize import minimal, minimal_classes
+
+    table, accept, column_of = case
+    wide = table[:, column_of]
+    by_classes, acc_c, status_c = minimal_classes(table, accept, column_of, 1e18)
+    by_bytes, acc_b, status_b = minimal(wide, accept, 1e18)
+    assert status_c == status_b == 0
+    assert np.array_equal(by_classes, by_bytes) and np.array_equal(acc_c, acc_b)
+    assert by_bytes.shape[0] == _moore_classes(wide, accept)  # minimal: as many states as language classes
+    for word in [b"", *(bytes(w) for n in range(1, 4) for w in itertools.product(range(0, 256, 37), repeat=n))]:
+        assert DFA(wide, accept).accepts(word) == (by_bytes.shape[0] > 0 and DFA(by_bytes, acc_b).accepts(word))
