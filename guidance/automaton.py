@@ -220,14 +220,14 @@ class TransitionArrays:
     def expanded(self, at: int | None = None) -> TransitionArrays:
         """The same transitions with the bundles' rows (all, or those from state ``at``) written out as triples:
         for the steps that edit one state's moves token by token."""
-        if self.bundles is None or not len(self.bundles):
+        b = self.bundles
+        if b is None or not len(b):
             return self
-        rows = np.arange(len(self.bundles)) if at is None else np.flatnonzero(self.bundles.src == at)
+        rows = np.arange(len(b)) if at is None else np.flatnonzero(b.src == at)
         if not rows.size:
             return self
-        src, tok, dst = self.bundles.triples(rows)
-        kept = np.setdiff1d(np.arange(len(self.bundles)), rows)
-        b = self.bundles
+        src, tok, dst = b.triples(rows)
+        kept = np.setdiff1d(np.arange(len(b)), rows)
         return replace(
             self,
             src=np.concatenate([self.src, src.astype(self.src.dtype)]),
