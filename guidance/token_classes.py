@@ -116,7 +116,8 @@ def classes_of(
 
 @njit(cache=True)
 def _column_signatures(src, tok, dst, r0, r1, vocab_size):  # pragma: no cover - jit
-    """Per token: two wrapping 64-bit sums over its (state, next) pairs, and the number of pairs."""
+    """Per token (``tok[k]`` in ``0 .. vocab_size - 1``): two wrapping 64-bit sums over its (state, next) pairs, and
+    the number of pairs."""
     sig1 = np.zeros(vocab_size, dtype=np.uint64)
     sig2 = np.zeros(vocab_size, dtype=np.uint64)
     count = np.zeros(vocab_size, dtype=np.int64)
@@ -132,19 +133,10 @@ def _column_signatures(src, tok, dst, r0, r1, vocab_size):  # pragma: no cover -
 
 @njit(cache=True)
 def _bundle_signatures(sig1, sig2, count, b_src, b_part, b_dst, part_start, part_tok, r0, r1):  # pragma: no cover
-    """Add the bundles' pairs to :func:`_column_signatures`' sums: each part's rows summed, then added to each of
-    its tokens (the same wrapping sums as pair by pair)."""
+    """Add the bundles' pairs to :func:`_column_signatures`' sums: each part's rows summed (the same sums, with the
+    part in the token's place), then added to each of its tokens (wrapping sums: the same as pair by pair)."""
     parts = part_start.shape[0] - 1
-    w1 = np.zeros(parts, dtype=np.uint64)
-    w2 = np.zeros(parts, dtype=np.uint64)
-    rows = np.zeros(parts, dtype=np.int64)
-    one = np.uint64(1)
-    mix = np.uint64(0x9E3779B97F4A7C15)
-    for k in range(b_src.shape[0]):
-        s, p, d = b_src[k], b_part[k], b_dst[k]
-        w1[p] += r0[s] * (r1[d] | one)
-        w2[p] += (r1[s] ^ mix) * (r0[d] | one)
-        rows[p] += 1
+    w1, w2, rows = _column_signatures(b_src, b_part, b_dst, r0, r1, parts)
     for p in range(parts):
         if rows[p] == 0:
             continue
