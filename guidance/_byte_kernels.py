@@ -171,38 +171,25 @@ def subset_construction(
                         buf[j - lo] = sorted_d[j] * 2
                     gen += 1
                     k = _closure(hi - lo, False, x_start, x_dst, x_kind, stamp, gen, stack, buf)
+                h = 0
+                found = -1
                 if k == 1:
                     found = single[buf[0]]
-                    if found < 0:
-                        if count >= budget:
-                            return OVER_BUDGET, table[:count], np.zeros(count, dtype=np.bool_)
-                        found = count
-                        single[buf[0]] = found
-                        off = _grow1(off, count + 2)
-                        chain = _grow1(chain, count + 1)
-                        table = _grow2(table, count + 1)
-                        elems = _grow1(elems, off[count] + 1)
-                        elems[off[count]] = buf[0]
-                        off[count + 1] = off[count] + 1
-                        chain[count] = -1
-                        count += 1
-                    table[i, c] = found
-                    continue
-                h = _hash(buf, k)
-                found = -1
-                cand = first[h] if h in first else -1
-                while cand >= 0:
-                    a, b = off[cand], off[cand + 1]
-                    if b - a == k:
-                        same = True
-                        for j in range(k):
-                            if elems[a + j] != buf[j]:
-                                same = False
+                else:
+                    h = _hash(buf, k)
+                    cand = first[h] if h in first else -1
+                    while cand >= 0:
+                        a, b = off[cand], off[cand + 1]
+                        if b - a == k:
+                            same = True
+                            for j in range(k):
+                                if elems[a + j] != buf[j]:
+                                    same = False
+                                    break
+                            if same:
+                                found = cand
                                 break
-                        if same:
-                            found = cand
-                            break
-                    cand = chain[cand]
+                        cand = chain[cand]
                 if found < 0:
                     if count >= budget:
                         return OVER_BUDGET, table[:count], np.zeros(count, dtype=np.bool_)
@@ -213,8 +200,12 @@ def subset_construction(
                     elems = _grow1(elems, off[count] + k)
                     elems[off[count] : off[count] + k] = buf[:k]
                     off[count + 1] = off[count] + k
-                    chain[count] = first[h] if h in first else -1
-                    first[h] = count
+                    if k == 1:
+                        single[buf[0]] = count
+                        chain[count] = -1
+                    else:
+                        chain[count] = first[h] if h in first else -1
+                        first[h] = count
                     count += 1
                 table[i, c] = found
         i += 1

@@ -1,4 +1,4 @@
-"""Compiled minimisation of byte automata: trimming (:func:`trimmed`) and the minimal automaton (:func:`minimal`).
+"""Compiled minimisation of byte automata: the minimal automaton (:func:`minimal`, :func:`minimal_classes`).
 
 A JSON schema's automaton is assembled from hundreds of pieces, each minimised as it is made; interpreted numpy
 steps on ``(states, 256)`` tables cost a millisecond or more a call there, so the whole of a minimisation runs in
@@ -18,45 +18,44 @@ from numba import njit
 from ._byte_kernels import DONE, OUT_OF_TIME, _now, table_edges
 from .automaton import _useful_kernel
 
-__all__ = ["trimmed", "minimal", "minimal_classes"]
+__all__ = ["minimal", "minimal_classes"]
 
 #: status of :func:`minimal` when a live state shared the dead state's block (ruled out for trimmed automata)
 MERGED_WITH_DEAD = 3
 
 
 @njit(cache=True)
-def trimmed(table, accept):  # pragma: no cover - jit
-    """Only the states reachable from 0 that can reach an accepting state (0 first, the rest in their order);
-    edges into removed states become dead. No state at all when 0 cannot reach acceptance. The search is the
-    token automata's (:func:`.automaton._useful_kernel`), with bytes as the tokens."""
-    n = table.shape[0]
+def _useful_rows(table, accept):  # pragma: no cover - jit
+    """(the states reachable from 0 that can reach acceptance, in order: none when 0 cannot; each state's number
+    among them, -1 for the others). The search is the token automata's (:func:`.automaton._useful_kernel`), with
+    the table's columns as the tokens."""
+    n, width = table.shape
     if n == 0:
-        return _relabelled(table, accept, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    src, byte, dst = table_edges(table)
-    alive, _ = _useful_kernel(src, byte, dst, n, 0, accept, np.zeros(256, dtype=np.bool_))
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    src, col, dst = table_edges(table)
+    alive, _ = _useful_kernel(src, col, dst, n, 0, accept, np.zeros(width, dtype=np.bool_))
     rows = np.flatnonzero(alive)  # the search keeps the start: it is useful only if more is, or it accepts
     if rows.shape[0] == 1 and not accept[0]:
         rows = rows[:0]
     new_id = np.full(n, -1, dtype=np.int64)
     new_id[rows] = np.arange(rows.shape[0])
-    return _relabelled(table, accept, rows, new_id)
+    return rows, new_id
 
 
 @njit(cache=True)
-def _relabelled(table, accept, rows, new_id):  # pragma: no cover - jit
-    """The automaton whose state ``i`` is ``table``'s state ``rows[i]``, every target ``x`` renamed ``new_id[x]``
-    (-1: gone, the edge dead)."""
+def _relabelled(table, rows, new_id, column_of):  # pragma: no cover - jit
+    """The table whose state ``i`` is ``table``'s state ``rows[i]`` and whose column ``b`` is ``table``'s column
+    ``column_of[b]`` (the identity, or bytes read from a table over their classes), every target ``x`` renamed
+    ``new_id[x]`` (-1: gone, the edge dead)."""
     m = rows.shape[0]
-    out = np.full((m, 256), -1, dtype=np.int32)
-    acc = np.zeros(m, dtype=np.bool_)
+    out = np.full((m, column_of.shape[0]), -1, dtype=np.int32)
     for i in range(m):
         q = rows[i]
-        acc[i] = accept[q]
-        for b in range(256):
-            x = table[q, b]
+        for b in range(column_of.shape[0]):
+            x = table[q, column_of[b]]
             if x >= 0:
                 out[i, b] = new_id[x]
-    return out, acc
+    return out
 
 
 @njit(cache=True)
@@ -105,28 +104,14 @@ def minimal(table, accept, deadline):  # pragma: no cover - jit
 @njit(cache=True)
 def minimal_classes(table, accept, column_of, deadline):  # pragma: no cover - jit
     """:func:`minimal` of the automaton whose byte ``b`` moves as ``table``'s column ``column_of[b]`` (a table over
-    classes of bytes), as a ``(states, 256)`` table: the same automaton, whatever the classes."""
-    n = table.shape[0]
-    width = table.shape[1]
-    if n == 0:
-        return np.full((0, 256), -1, dtype=np.int32), accept[:0].copy(), DONE
-    src, col, dst = table_edges(table)
-    alive, _ = _useful_kernel(src, col, dst, n, 0, accept, np.zeros(width, dtype=np.bool_))
-    rows = np.flatnonzero(alive)  # the search keeps the start: it is useful only if more is, or it accepts
-    if rows.shape[0] == 1 and not accept[0]:
-        return np.full((0, 256), -1, dtype=np.int32), accept[:0].copy(), DONE
+    classes of bytes), as a ``(states, 256)`` table: the same automaton, whatever the classes. Where the status is
+    not ``DONE``, no state."""
+    rows, new_id = _useful_rows(table, accept)
     m = rows.shape[0]
-    new_id = np.full(n, -1, dtype=np.int64)
-    new_id[rows] = np.arange(m)
-    t = np.full((m, width), -1, dtype=np.int64)
-    acc = np.zeros(m, dtype=np.bool_)
-    for i in range(m):
-        q = rows[i]
-        acc[i] = accept[q]
-        for c in range(width):
-            x = table[q, c]
-            if x >= 0:
-                t[i, c] = new_id[x]
+    t = _relabelled(table, rows, new_id, np.arange(table.shape[1]))
+    acc = accept[rows].copy()
+    if m == 0:
+        return _relabelled(t, rows, rows, column_of), acc, DONE
     cls, reps = _byte_classes(t)
     c_count = reps.shape[0]
     complete = np.empty((m + 1, c_count), dtype=np.int64)  # -1 -> a sink state m
@@ -139,8 +124,9 @@ def minimal_classes(table, accept, column_of, deadline):  # pragma: no cover - j
     acc_sink = np.zeros(m + 1, dtype=np.bool_)
     acc_sink[:m] = acc
     block, late = _hopcroft(complete, acc_sink, deadline)
+    none = rows[:0]
     if late:
-        return _widened(t, acc, np.arange(m), np.arange(m), column_of), acc, OUT_OF_TIME
+        return _relabelled(t, none, none, column_of), acc[none], OUT_OF_TIME
     sink = block[m]
     remap = np.full(m + 1, -1, dtype=np.int64)  # block -> its number, in order of its first state
     rep = np.empty(m, dtype=np.int64)
@@ -148,27 +134,12 @@ def minimal_classes(table, accept, column_of, deadline):  # pragma: no cover - j
     for q in range(m):
         b = block[q]
         if b == sink:
-            return _widened(t, acc, np.arange(m), np.arange(m), column_of), acc, MERGED_WITH_DEAD
+            return _relabelled(t, none, none, column_of), acc[none], MERGED_WITH_DEAD
         if remap[b] < 0:
             remap[b] = k
             rep[k] = q
             k += 1
-    return _widened(t, acc, rep[:k], remap[block[:m]], column_of), acc[rep[:k]].copy(), DONE
-
-
-@njit(cache=True)
-def _widened(table, accept, rows, new_id, column_of):  # pragma: no cover - jit
-    """The ``(len(rows), 256)`` table whose state ``i`` is ``table``'s state ``rows[i]`` and whose byte ``b`` moves
-    as its column ``column_of[b]``, every target ``x`` renamed ``new_id[x]``."""
-    m = rows.shape[0]
-    out = np.full((m, 256), -1, dtype=np.int32)
-    for i in range(m):
-        q = rows[i]
-        for b in range(256):
-            x = table[q, column_of[b]]
-            if x >= 0:
-                out[i, b] = new_id[x]
-    return out
+    return _relabelled(t, rep[:k], remap[block[:m]], column_of), acc[rep[:k]].copy(), DONE
 
 
 @njit(cache=True)

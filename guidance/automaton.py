@@ -446,7 +446,7 @@ def from_transitions(
     bundles = TokenBundles.none()
     if arrays.bundles is not None and len(arrays.bundles):
         b = arrays.bundles
-        ok = (b.dst >= 0) & (b.representatives() >= 0)
+        ok = (b.dst >= 0) & (b.sizes() > 0)
         ok[ok] = (new[b.src[ok]] >= 0) & (new[b.dst[ok]] >= 0)
         rows = np.flatnonzero(ok)
         bundles = b.select(rows, new[b.src[rows]], new[b.dst[rows]])

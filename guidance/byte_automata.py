@@ -39,9 +39,12 @@ from ._byte_kernels import (
     subset_construction,
     table_runs,
 )
-from ._minimize import MERGED_WITH_DEAD, minimal, minimal_classes, trimmed
+from ._minimize import MERGED_WITH_DEAD, minimal_classes
 
 __all__ = ["NFA", "DFA", "utf8_sequences", "DEFAULT_BYTE_STATE_BUDGET", "MAX_CODE_POINT", "time_limit"]
+
+#: every byte its own column: :func:`._minimize.minimal_classes` over a ``(states, 256)`` table
+_EVERY_BYTE = np.arange(256)
 
 DEFAULT_BYTE_STATE_BUDGET = 250_000
 MAX_CODE_POINT = 0x10FFFF
@@ -239,12 +242,8 @@ class NFA:
             ends = finals
         return start, ends
 
-    def determinize(
-        self, start: int, finals: Iterable[int], budget: int = DEFAULT_BYTE_STATE_BUDGET, minimize: bool = True
-    ) -> DFA:
-        """The DFA of the language from ``start`` to any of ``finals``: minimal, or (``minimize=False``, for
-        assemblies of minimal parts, where minimising a long chain costs one refinement round per state) only
-        trimmed of states that lead nowhere."""
+    def determinize(self, start: int, finals: Iterable[int], budget: int = DEFAULT_BYTE_STATE_BUDGET) -> DFA:
+        """The minimal DFA of the language from ``start`` to any of ``finals``."""
         n = self.size
         flat = np.concatenate([np.array(self.edges, dtype=np.int64).reshape(-1, 4), *self.blocks])
         flat = flat[np.argsort(flat[:, 0], kind="stable")]
@@ -265,9 +264,6 @@ class NFA:
             start, final_mask, len(reps), budget, _deadline(),
         )  # fmt: skip
         _raise_for(status, budget, "a determinised byte automaton")
-        if not minimize:
-            table, accept = trimmed(by_class[:, byte_class].astype(np.int32), accept)
-            return DFA(table, accept) if table.shape[0] else DFA.empty()
         return DFA._minimal(by_class, accept, byte_class)
 
 
@@ -399,10 +395,8 @@ class DFA:
     def _minimal(table: np.ndarray, accept: np.ndarray, byte_class: np.ndarray | None = None) -> DFA:
         """The minimal DFA of ``table`` (``(states, 256)``, or over byte classes: byte ``b`` moves as column
         ``byte_class[b]``)."""
-        if byte_class is None:
-            small, small_accept, status = minimal(table, accept, _deadline())
-        else:
-            small, small_accept, status = minimal_classes(table, accept, byte_class, _deadline())
+        column_of = _EVERY_BYTE if byte_class is None else byte_class
+        small, small_accept, status = minimal_classes(table, accept, column_of, _deadline())
         if status == MERGED_WITH_DEAD:
             raise AssertionError("minimisation merged a live state with the dead one")
         _raise_for(status, table.shape[0], "a minimised byte automaton")
